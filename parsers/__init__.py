@@ -1,0 +1,1 @@
+"""Format parsers: bytes in, typed records out. No database, no network."""

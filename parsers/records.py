@@ -1,0 +1,128 @@
+"""Typed records that every parser emits.
+
+These are format-neutral: the evidence store derives timeline events from them
+without knowing which parser produced them, so this module must stay free of
+any format knowledge (the import-direction test allows evidence_store to import
+only this module from parsers/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Kind = Literal["message", "call", "email", "screenshot", "photo", "incident", "capture", "system"]
+TimeBasis = Literal[
+    "sent", "received", "call_started", "screenshot_taken", "photo_taken",
+    "file_modified", "captured", "reported",
+]
+Precision = Literal["second", "minute", "day", "subsecond"]
+Direction = Literal["incoming", "outgoing", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class WallClock:
+    """A time as the source wrote it.
+
+    Exactly one of ``local`` (naive wall-clock time, zone unknown to the source)
+    or ``instant`` (an aware datetime, when the source states its own offset or
+    an epoch) is set. Resolution to UTC happens in the evidence store, with the
+    case's zone, so the assumption is recorded in one place.
+    """
+
+    text: str
+    local: datetime | None = None
+    instant: datetime | None = None
+    precision: Precision = "second"
+    flags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.local is None) == (self.instant is None):
+            raise ValueError("WallClock needs exactly one of local or instant")
+        if self.local is not None and self.local.tzinfo is not None:
+            raise ValueError("WallClock.local must be naive wall-clock time")
+        if self.instant is not None and self.instant.tzinfo is None:
+            raise ValueError("WallClock.instant must be timezone-aware")
+
+
+@dataclass(frozen=True, slots=True)
+class Locator:
+    """Where a record sits inside its original, precise enough to find it by hand."""
+
+    line: int | None = None
+    line_end: int | None = None
+    byte_offset: int | None = None
+    byte_length: int | None = None
+    json_path: str | None = None
+    message_id: str | None = None
+    member: str | None = None
+
+    def as_dict(self) -> dict[str, str | int]:
+        return {
+            k: v
+            for k in ("line", "line_end", "byte_offset", "byte_length", "json_path",
+                      "message_id", "member")
+            if (v := getattr(self, k)) is not None
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentRef:
+    """A file a record refers to; sha256 is None when the file was not handed over."""
+
+    name: str
+    sha256: str | None = None
+    media_type: str | None = None
+
+
+@dataclass(slots=True)
+class EventRecord:
+    """One thing that happened, as one source tells it."""
+
+    kind: Kind
+    time: WallClock
+    time_basis: TimeBasis
+    channel: str
+    locator: Locator
+    sender: str | None = None
+    sender_id: str | None = None
+    recipients: tuple[str, ...] = ()
+    direction: Direction = "unknown"
+    text: str | None = None
+    subject: str | None = None
+    attachments: tuple[AttachmentRef, ...] = ()
+    # Per-record markers (edited, deleted, media_omitted, not_in_contacts, ...):
+    # facts about the record, as opposed to defects.
+    flags: tuple[str, ...] = ()
+    # Per-record defects: the record is kept and carries what was wrong with it.
+    defects: tuple[str, ...] = ()
+    # Format-specific facts worth keeping (labels, thread ids, raw sender text).
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedFile:
+    """A file carried inside the original (an e-mail attachment, an MMS part).
+
+    The collector stores it as a child exhibit; records that mention it refer to
+    it by sha256 and are yielded after it.
+    """
+
+    name: str
+    data: bytes
+    sha256: str
+    locator: Locator
+    media_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileNote:
+    """A fact about the whole file (assumed date order, BOM present, a likely export cap)."""
+
+    code: str
+    message: str
+
+
+ParsedItem = EventRecord | EmbeddedFile | FileNote
