@@ -1,0 +1,344 @@
+"""Ingest: store every original untouched, record its receipt, then parse it.
+
+Order matters for the forensic rules: the bytes are stored and the receipt is
+logged before any parsing, so a parser failure can never lose an original.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy.orm import Session
+
+from collector.archives import ArchiveDamaged, ArchiveLimits, ArchiveRefused, ZipReader, is_zip
+from collector.outcome import ExhibitOutcome
+from collector.progress import NoProgress, Progress, counting_reader
+from evidence_store import cases, custody
+from evidence_store.blobs import BlobSizeExceeded, BlobStore, StoredBlob
+from evidence_store.events import EventWriter
+from evidence_store.models import Case, Exhibit
+from evidence_store.store import Store
+from parsers.base import DateOrder, ParseOptions, Parser, Probe, SourceFile
+from parsers.errors import ParserError
+from parsers.records import EmbeddedFile, EventRecord, FileNote
+from parsers.registry import find_parser
+from parsers.sniff import media_type
+
+# What reading one damaged or unsupported ZIP entry can raise; the other entries go on.
+_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError,
+                  RuntimeError)
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    received_by: str
+    received_from: str | None = None
+    how_obtained: str | None = None
+    initials: str | None = None
+    timezone: str | None = None
+    date_order: DateOrder | None = None
+    limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+
+
+@dataclass
+class _Item:
+    """An exhibit row just created, with what parsing needs to know about it."""
+
+    exhibit: Exhibit
+    blob: StoredBlob
+    outcome: ExhibitOutcome
+    depth: int
+
+
+class Ingestor:
+    def __init__(self, store: Store, case_ref: str, options: IngestOptions,
+                 progress: Progress | None = None) -> None:
+        self.store = store
+        self.case_ref = case_ref
+        self.options = options
+        self.progress = progress or NoProgress()
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self.store.blobs
+
+    # -- entry points -------------------------------------------------------
+
+    def ingest_paths(self, paths: Iterable[Path]) -> list[ExhibitOutcome]:
+        outcomes: list[ExhibitOutcome] = []
+        for path in paths:
+            if path.is_symlink() and not path.exists():
+                raise FileNotFoundError(f"{path}: broken symbolic link")
+            if path.is_dir():
+                outcomes.extend(self._ingest_folder(path))
+            elif path.is_file():
+                outcomes.extend(self._ingest_group([path]))
+            else:
+                raise FileNotFoundError(f"{path}: no such file or folder")
+        return outcomes
+
+    def ingest_stream(self, stream: BinaryIO, name: str) -> ExhibitOutcome:
+        """One upload, as received over the network."""
+        with self.store.session() as session:
+            case = cases.get_case(session, self.case_ref)
+            item = self._receive(session, case, stream, name, parent=None, member=None, depth=0)
+            self._process(session, case, item, siblings={})
+            return item.outcome
+
+    # -- folders and files --------------------------------------------------
+
+    def _ingest_folder(self, folder: Path) -> list[ExhibitOutcome]:
+        outcomes: list[ExhibitOutcome] = []
+        for directory, subdirs, files in os.walk(folder, followlinks=False):
+            subdirs.sort()
+            group = [Path(directory) / name for name in sorted(files)]
+            regular = [p for p in group if p.is_file() and not p.is_symlink()]
+            outcomes.extend(self._ingest_group(regular))
+        return outcomes
+
+    def _ingest_group(self, files: list[Path]) -> list[ExhibitOutcome]:
+        """Files that arrived together: all stored first, so a chat can link its media."""
+        if not files:
+            return []
+        with self.store.session() as session:
+            case = cases.get_case(session, self.case_ref)
+            items = []
+            for path in files:
+                self.progress.begin(f"storing {path.name}", path.stat().st_size)
+                with path.open("rb") as handle:
+                    items.append(self._receive(session, case, handle, path.name,
+                                               parent=None, member=None, depth=0))
+                self.progress.end()
+            siblings = {item.exhibit.original_name: item.exhibit.sha256 for item in items}
+            for item in items:
+                self._process(session, case, item, siblings)
+            return [item.outcome for item in items]
+
+    # -- receipt ------------------------------------------------------------
+
+    def _receive(self, session: Session, case: Case, stream: BinaryIO, name: str,
+                 parent: Exhibit | None, member: str | None, depth: int,
+                 limit: int | None = None, ref: str | None = None) -> _Item:
+        blob = self.blobs.put_stream(stream, limit=limit, on_bytes=self.progress.advance)
+        return self._record_receipt(session, case, blob, name, parent, member, depth, ref)
+
+    def _record_receipt(self, session: Session, case: Case, blob: StoredBlob, name: str,
+                        parent: Exhibit | None, member: str | None, depth: int,
+                        ref: str | None = None) -> _Item:
+        mime = media_type(blob.head)
+        cases.ensure_blob(session, blob.sha256, blob.size, mime)
+        first = cases.first_receipt(session, case, blob.sha256)
+        if ref is None:
+            ref = (cases.next_child_ref(session, parent) if parent is not None
+                   else cases.next_top_ref(session, case, self._initials(case)))
+        exhibit = Exhibit(
+            case_id=case.id, ref=ref, parent_id=parent.id if parent else None,
+            sha256=blob.sha256, original_name=name, member_path=member, size=blob.size,
+            media_type=mime, format=None, status="duplicate" if first else "stored_unparsed",
+            error=None, event_count=0, parser=None,
+            duplicate_of_id=first.id if first else None,
+            received_from=self.options.received_from if parent is None else None,
+            received_by=self.options.received_by, received_at=datetime.now(UTC),
+            how_obtained=(self.options.how_obtained if parent is None
+                          else f"extracted from {parent.ref}"),
+            description=self._describe(name, parent, member), notes="[]",
+        )
+        session.add(exhibit)
+        session.flush()
+        details = {
+            "sha256": blob.sha256, "size": blob.size, "media_type": mime, "name": name,
+            "received_from": exhibit.received_from, "how_obtained": exhibit.how_obtained,
+        }
+        if parent is not None:
+            details.update(parent=parent.ref, member=member)
+        if first is not None:
+            details["duplicate_of"] = first.ref
+        custody.append(session, custody.case_chain(case.ref), self.options.received_by,
+                       "exhibit_received" if parent is None else "exhibit_extracted",
+                       ref, details)
+        outcome = ExhibitOutcome(
+            ref=ref, name=name, sha256=blob.sha256, size=blob.size, format=None,
+            status=exhibit.status, duplicate_of=first.ref if first else None,  # type: ignore[arg-type]
+            top_level=parent is None,
+        )
+        return _Item(exhibit=exhibit, blob=blob, outcome=outcome, depth=depth)
+
+    def _initials(self, case: Case) -> str:
+        if self.options.initials:
+            return self.options.initials.upper()
+        if self.options.received_by and self.options.received_by != case.officer_name:
+            return cases.initials_of(self.options.received_by)
+        return case.officer_initials
+
+    @staticmethod
+    def _describe(name: str, parent: Exhibit | None, member: str | None) -> str:
+        if parent is None:
+            return f"File {name!r} as handed over"
+        return f"{member or name!r} taken from exhibit {parent.ref}"
+
+    # -- processing ---------------------------------------------------------
+
+    def _process(self, session: Session, case: Case, item: _Item,
+                 siblings: Mapping[str, str]) -> None:
+        exhibit = item.exhibit
+        if exhibit.status == "duplicate":
+            return
+        if item.blob.size == 0:
+            self._finish(session, case, item, "stored_unparsed", error="empty file")
+            return
+        if is_zip(item.blob.head):
+            self._expand_zip(session, case, item)
+            return
+        probe = Probe(name=exhibit.original_name, head=item.blob.head,
+                      media_type=exhibit.media_type, size=item.blob.size)
+        parser = find_parser(probe)
+        if parser is None:
+            self._finish(session, case, item, "stored_unparsed",
+                         error=f"no parser for this file ({exhibit.media_type})")
+            return
+        self._parse(session, case, item, parser, siblings)
+
+    def _parse(self, session: Session, case: Case, item: _Item, parser: Parser,
+               siblings: Mapping[str, str]) -> None:
+        exhibit = item.exhibit
+        exhibit.format = parser.format
+        exhibit.parser = f"{parser.name}/{parser.version}"
+        writer = EventWriter(session, case.id, exhibit.id,
+                             self.options.timezone or case.timezone, exhibit.parser)
+        notes: list[dict[str, str]] = []
+        source = SourceFile(
+            name=exhibit.original_name, sha256=exhibit.sha256, size=exhibit.size,
+            media_type=exhibit.media_type,
+            open=lambda: counting_reader(self.blobs.open(exhibit.sha256), self.progress),
+            siblings=siblings,
+        )
+        options = ParseOptions(date_order=self.options.date_order,
+                               default_region=case.default_region)
+        error = None
+        self.progress.begin(f"parsing {exhibit.ref} {exhibit.original_name}", exhibit.size)
+        try:
+            for record in parser.parse(source, options):
+                if isinstance(record, EventRecord):
+                    writer.add(record)
+                elif isinstance(record, EmbeddedFile):
+                    self._embedded(session, case, item, record)
+                elif isinstance(record, FileNote):
+                    notes.append({"code": record.code, "message": record.message})
+        except ParserError as exc:
+            error = str(exc) or type(exc).__name__
+        except Exception as exc:  # noqa: BLE001 - one broken parser must not stop a batch
+            error = f"internal error in parser {exhibit.parser}: {type(exc).__name__}: {exc}"
+        finally:
+            self.progress.end()
+        writer.flush()
+        exhibit.notes = json.dumps(notes, ensure_ascii=False)
+        self._finish(session, case, item, "failed" if error else "parsed",
+                     error=error, events=writer.count, notes=notes)
+
+    def _embedded(self, session: Session, case: Case, item: _Item, record: EmbeddedFile) -> None:
+        if item.depth >= self.options.limits.max_depth:
+            return
+        blob = self.blobs.put_bytes(record.data)
+        child = self._record_receipt(
+            session, case, blob, record.name, item.exhibit,
+            record.locator.json_path or record.name, item.depth + 1,
+            ref=self._child_ref(item),
+        )
+        item.outcome.children.append(child.outcome)
+        self._process(session, case, child, siblings={})
+
+    def _child_ref(self, item: _Item) -> str:
+        return f"{item.exhibit.ref}/{len(item.outcome.children) + 1}"
+
+    def _expand_zip(self, session: Session, case: Case, item: _Item) -> None:
+        exhibit = item.exhibit
+        exhibit.format = "zip"
+        limits = self.options.limits
+        if item.depth >= limits.max_depth:
+            self._finish(session, case, item, "stored_unparsed",
+                         error=f"archive nested deeper than {limits.max_depth}; stored unexpanded")
+            return
+        try:
+            reader = ZipReader.open(self.blobs.open(exhibit.sha256), limits)
+        except (ArchiveDamaged, ArchiveRefused) as exc:
+            self._finish(session, case, item, "failed", error=str(exc))
+            return
+        children: list[_Item] = []
+        failures: list[str] = []
+        warnings: list[str] = []
+        remaining = limits.max_total_bytes
+        try:
+            for member in reader.members():
+                if member.unsafe_reasons:
+                    warnings.append(f"{member.name!r}: unsafe name "
+                                    f"({', '.join(member.unsafe_reasons)}); stored by hash only")
+                budget = member.byte_budget(limits, remaining)
+                try:
+                    with reader.open_member(member) as stream:
+                        child = self._receive(session, case, stream, member.base_name, exhibit,
+                                              member.name, item.depth + 1, limit=budget,
+                                              ref=self._child_ref(item))
+                except BlobSizeExceeded:
+                    failures.append(f"{member.name!r} expands past {budget} bytes "
+                                    "(possible zip bomb); not extracted")
+                    continue
+                except _MEMBER_ERRORS as exc:
+                    failures.append(f"{member.name!r} unreadable ({exc})")
+                    continue
+                remaining -= child.blob.size
+                children.append(child)
+                item.outcome.children.append(child.outcome)
+        finally:
+            reader.close()
+        warnings.extend(reader.skipped)
+        siblings: dict[str, str] = {}
+        for child in children:
+            siblings.setdefault(child.exhibit.original_name, child.exhibit.sha256)
+            siblings.setdefault(child.exhibit.member_path or "", child.exhibit.sha256)
+        for child in children:
+            self._process(session, case, child, siblings)
+        notes = [{"code": "archive_entry_not_extracted", "message": m} for m in failures]
+        notes += [{"code": "archive_entry_warning", "message": m} for m in warnings]
+        exhibit.notes = json.dumps(notes, ensure_ascii=False)
+        item.outcome.warnings = warnings
+        error = _summarise(failures) if failures else None
+        self._finish(session, case, item, "failed" if failures else "parsed", error=error,
+                     notes=notes)
+
+    def _finish(self, session: Session, case: Case, item: _Item, status: str,
+                error: str | None = None, events: int = 0,
+                notes: list[dict[str, str]] | None = None) -> None:
+        exhibit, outcome = item.exhibit, item.outcome
+        exhibit.status, exhibit.error, exhibit.event_count = status, error, events
+        outcome.status, outcome.error, outcome.events = status, error, events  # type: ignore[assignment]
+        outcome.format = exhibit.format
+        details: dict[str, object] = {"status": status, "events": events, "format": exhibit.format}
+        if exhibit.parser:
+            details["parser"] = exhibit.parser
+        if error:
+            details["error"] = error
+        if notes:
+            details["notes"] = [n["code"] for n in notes]
+        if self.options.timezone:
+            details["timezone"] = self.options.timezone
+        if self.options.date_order:
+            details["date_order"] = self.options.date_order
+        action = {"parsed": "parsed", "failed": "parse_failed"}.get(status, "not_parsed")
+        custody.append(session, custody.case_chain(case.ref), self.options.received_by, action,
+                       exhibit.ref, details)
+        session.flush()
+
+
+
+
+def _summarise(problems: list[str], shown: int = 3) -> str:
+    text = "; ".join(problems[:shown])
+    return text + (f" (+{len(problems) - shown} more)" if len(problems) > shown else "")

@@ -1,0 +1,310 @@
+"""The `conduct` command line. Expected problems print one line and exit non-zero."""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from collector.intake import IngestOptions, Ingestor
+from collector.outcome import ExhibitOutcome
+from conduct.terminal import RichProgress, wants_progress
+from evidence_store import cases, custody
+from evidence_store.cases import CaseError
+from evidence_store.localtime import UnknownTimeZone, zone
+from evidence_store.store import Store, StoreNotInitialised, init_store, open_store, store_root
+from evidence_store.timeline import COLUMNS, TimelineFilter, csv_row, iter_events
+from evidence_store.verify import verify as verify_store
+from exports.bundle import export_case
+
+_ONE_DAY = timedelta(days=1)
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Conduct: evidence collector for stalking and harassment cases.")
+case_app = typer.Typer(no_args_is_help=True, help="Open and list cases.")
+app.add_typer(case_app, name="case")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (
+    CaseError, StoreNotInitialised, UnknownTimeZone, FileNotFoundError, PermissionError,
+    IsADirectoryError,
+)
+
+
+class Settings:
+    store: Path = Path("conduct-store")
+    user: str = "unknown"
+
+
+settings = Settings()
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"conduct: {message}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+T = TypeVar("T")
+
+
+def guarded(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except EXPECTED_ERRORS as exc:
+        fail(str(exc))
+
+
+@contextmanager
+def opened() -> Iterator[Store]:
+    store = guarded(lambda: open_store(settings.store))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@app.callback()
+def main_options(
+    store: Annotated[Path | None, typer.Option(
+        "--store", help="Store directory (default $CONDUCT_STORE or ./conduct-store).")] = None,
+    user: Annotated[str | None, typer.Option(
+        "--user", help="Who is acting, for the custody log (default $CONDUCT_USER).")] = None,
+) -> None:
+    settings.store = store_root(store)
+    settings.user = user or os.environ.get("CONDUCT_USER") or _login_name()
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@app.command()
+def init() -> None:
+    """Create the store (or bring its schema up to date)."""
+    store = guarded(lambda: init_store(settings.store, actor=settings.user))
+    out.print(f"Conduct store ready at {store.root} ({store.url})", markup=False)
+    store.close()
+
+
+@case_app.command("create")
+def case_create(
+    ref: str,
+    title: Annotated[str, typer.Option(help="Short description of the case.")],
+    officer: Annotated[str, typer.Option(help="Officer in the case.")],
+    initials: Annotated[str, typer.Option(help="Officer's initials for exhibit references.")],
+    timezone: Annotated[str, typer.Option(help="IANA zone for local times.")] = "Europe/London",
+    region: Annotated[str, typer.Option(help="Default phone-number region.")] = "GB",
+) -> None:
+    """Open a case."""
+    with opened() as store, store.session() as session:
+        case = guarded(lambda: cases.create_case(session, ref, title, officer, initials,
+                                                 timezone, region.upper()))
+        out.print(f"case {case.ref} opened (officer {case.officer_name}, "
+                  f"exhibits {case.officer_initials}/n, zone {case.timezone})", markup=False)
+
+
+@case_app.command("list")
+def case_list() -> None:
+    """List cases in the store."""
+    with opened() as store, store.session() as session:
+        for case in cases.list_cases(session):
+            out.print(f"{case.ref}\t{case.title}\t{case.officer_name}\t{case.timezone}",
+                      markup=False)
+
+
+class DateOrderChoice(StrEnum):
+    dmy = "dmy"
+    mdy = "mdy"
+    ymd = "ymd"
+
+
+@app.command()
+def ingest(
+    ref: str,
+    paths: Annotated[list[Path], typer.Argument(help="Files, folders or archives.")],
+    received_from: Annotated[str | None, typer.Option(help="Who handed the material over.")
+                             ] = None,
+    by: Annotated[str | None, typer.Option(help="Officer receiving it (default: case officer).")
+                  ] = None,
+    how: Annotated[str | None, typer.Option(help="How it was obtained (e.g. 'USB stick').")
+                   ] = None,
+    initials: Annotated[str | None, typer.Option(help="Initials for the exhibit references.")
+                        ] = None,
+    timezone: Annotated[str | None, typer.Option(help="Zone of the source's local times.")
+                        ] = None,
+    date_order: Annotated[DateOrderChoice | None, typer.Option(
+        help="Day/month order of the source's dates when the file cannot tell.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Store, hash and parse evidence; exit non-zero when anything could not be parsed."""
+    if timezone:
+        guarded(lambda: zone(timezone))
+    with opened() as store:
+        with store.session() as session:
+            case = guarded(lambda: cases.get_case(session, ref))
+            officer = by or case.officer_name
+        options = IngestOptions(
+            received_by=officer, received_from=received_from, how_obtained=how,
+            initials=initials, timezone=timezone,
+            date_order=date_order.value if date_order else None,  # type: ignore[arg-type]
+        )
+        bar = RichProgress(err) if wants_progress() and not as_json else None
+        with bar or nullcontext():
+            ingestor = Ingestor(store, ref, options, progress=bar)
+            outcomes = guarded(lambda: ingestor.ingest_paths(paths))
+    _report(outcomes, as_json)
+    if any(o.unparsed_problem for top in outcomes for o in top.walk()):
+        raise typer.Exit(1)
+
+
+def _report(outcomes: list[ExhibitOutcome], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"exhibits": [o.as_json() for o in outcomes]}, ensure_ascii=False,
+                         indent=2))
+        return
+    for top in outcomes:
+        for outcome in top.walk():
+            if outcome.top_level or outcome.status in ("parsed", "failed") or outcome.warnings:
+                out.print(outcome.one_line(), markup=False, highlight=False)
+            for warning in outcome.warnings:
+                out.print(f"  warning: {warning}", markup=False, highlight=False)
+
+
+class TimelineFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _day(text: str | None, label: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        if "T" in text or " " in text:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        day = date.fromisoformat(text)
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    except ValueError:
+        fail(f"{label} must be a date (2024-03-12) or an ISO time, not {text!r}")
+
+
+@app.command()
+def timeline(
+    ref: str,
+    fmt: Annotated[TimelineFormat, typer.Option("--format")] = TimelineFormat.table,
+    start: Annotated[str | None, typer.Option("--from", help="From this UTC date/time.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Up to this UTC date (inclusive).")
+                   ] = None,
+    channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
+) -> None:
+    """The case's events in time order, across every source."""
+    end_at = _day(end, "--to")
+    if end is not None and end_at is not None and "T" not in end and " " not in end:
+        end_at = end_at.replace(hour=0) + _ONE_DAY
+    filt = TimelineFilter(start=_day(start, "--from"), end=end_at, channel=channel)
+    with opened() as store, store.session() as session:
+        case = guarded(lambda: cases.get_case(session, ref))
+        count = _print_timeline(iter_events(session, case, filt), fmt)
+        custody.append(session, custody.case_chain(case.ref), settings.user, "timeline_viewed",
+                       case.ref, {"format": fmt.value, "from": start, "to": end,
+                                  "channel": channel, "events": count})
+
+
+def _print_timeline(events: Iterator[dict[str, Any]], fmt: TimelineFormat) -> int:
+    count = 0
+    if fmt is TimelineFormat.json:
+        sys.stdout.write("[")
+        for count, event in enumerate(events, 1):
+            sys.stdout.write(("\n" if count == 1 else ",\n")
+                             + json.dumps(event, ensure_ascii=False))
+        sys.stdout.write("\n]\n" if count else "]\n")
+        return count
+    if fmt is TimelineFormat.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for event in events:
+            writer.writerow(csv_row(event))
+            count += 1
+        return count
+    table = Table("time (UTC)", "kind", "channel", "from", "text", "exhibit", box=None)
+    for event in events:
+        count += 1
+        text = event["subject"] or event["text"] or ""
+        flags = event["time_flags"]
+        marker = " ⚠" if any(f != "minute_precision" for f in flags) else ""
+        table.add_row(event["occurred_at"] + marker, event["kind"], event["channel"],
+                      event["sender"] or "", text.replace("\n", " ⏎ ")[:80], event["exhibit"])
+    out.print(table)
+    out.print(f"{count} events", markup=False)
+    return count
+
+
+@app.command()
+def verify(ref: Annotated[str | None, typer.Argument(help="Only this case.")] = None) -> None:
+    """Re-hash every original and re-walk the custody chain; non-zero when anything fails."""
+    with opened() as store, store.session() as session:
+        case = guarded(lambda: cases.get_case(session, ref)) if ref else None
+        report = verify_store(session, store.blobs, case)
+        targets = [case] if case else cases.list_cases(session)
+        for target in targets:
+            custody.append(session, custody.case_chain(target.ref), settings.user, "verified",
+                           target.ref, {"ok": report.ok, "problems": len(report.problems)})
+    for problem in report.problems:
+        out.print(f"FAIL {problem}", markup=False, highlight=False)
+    verdict = "OK" if report.ok else "FAILED"
+    out.print(f"{verdict}: {report.blobs_checked} originals re-hashed, "
+              f"{report.entries_checked} custody entries checked, "
+              f"{len(report.problems)} problems", markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def export(
+    ref: str,
+    out_file: Annotated[Path, typer.Option("--out", help="Bundle to write (.zip).")],
+) -> None:
+    """Write the case-file bundle (originals, timeline, exhibit list, continuity, SHA256SUMS)."""
+    with opened() as store, store.session() as session:
+        case = guarded(lambda: cases.get_case(session, ref))
+        result = guarded(lambda: export_case(session, store.blobs, case, out_file,
+                                             settings.user))
+    out.print(f"bundle {result.path}: {result.files} files, sha256 {result.sha256}",
+              markup=False)
+
+
+@app.command()
+def demo(
+    keep: Annotated[Path | None, typer.Option(help="Build the demo here instead of a temp dir.")
+                    ] = None,
+) -> None:
+    """Build a synthetic sample case, ingest it, print its timeline and write a bundle."""
+    from conduct.demo import run_demo
+
+    run_demo(keep, out)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

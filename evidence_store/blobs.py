@@ -1,0 +1,120 @@
+"""Content-addressed, write-once storage of originals.
+
+Blobs are streamed in (never whole in memory), hashed as they are written,
+fsynced and renamed into place, then made read-only. The name is the SHA-256,
+so the same bytes are stored once however often they are received.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import stat
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+CHUNK = 1024 * 1024
+HEAD_SIZE = 64 * 1024
+
+
+class BlobSizeExceeded(Exception):
+    """The stream was longer than the caller allowed; nothing was stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    sha256: str
+    size: int
+    head: bytes
+    already_present: bool
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._tmp = root / "tmp"
+
+    def ensure(self) -> None:
+        self._tmp.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def open(self, sha256: str) -> BinaryIO:
+        return self.path(sha256).open("rb")
+
+    def put_stream(
+        self,
+        stream: BinaryIO,
+        limit: int | None = None,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> StoredBlob:
+        """Store a stream; with ``limit``, refuse (and keep nothing) past that many bytes."""
+        self.ensure()
+        digest = hashlib.sha256()
+        size = 0
+        head = bytearray()
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="incoming-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(CHUNK):
+                    size += len(chunk)
+                    if limit is not None and size > limit:
+                        raise BlobSizeExceeded(f"more than {limit} bytes")
+                    digest.update(chunk)
+                    if len(head) < HEAD_SIZE:
+                        head += chunk[: HEAD_SIZE - len(head)]
+                    out.write(chunk)
+                    if on_bytes is not None:
+                        on_bytes(len(chunk))
+                out.flush()
+                os.fsync(out.fileno())
+            return self._commit(tmp_name, digest.hexdigest(), size, bytes(head))
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+
+    def put_bytes(self, data: bytes) -> StoredBlob:
+        sha = hashlib.sha256(data).hexdigest()
+        if self.exists(sha):
+            return StoredBlob(sha, len(data), data[:HEAD_SIZE], already_present=True)
+        return self.put_stream(io.BytesIO(data))
+
+    def _commit(self, tmp_name: str, sha: str, size: int, head: bytes) -> StoredBlob:
+        target = self.path(sha)
+        if target.is_file():
+            return StoredBlob(sha, size, head, already_present=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(tmp_name, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        try:
+            # link() fails if another writer won the race, so a blob is never replaced.
+            os.link(tmp_name, target)
+        except FileExistsError:
+            return StoredBlob(sha, size, head, already_present=True)
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        return StoredBlob(sha, size, head, already_present=False)
+
+    def rehash(self, sha256: str) -> str | None:
+        """The SHA-256 of the stored file now, or None when it is missing."""
+        path = self.path(sha256)
+        if not path.is_file():
+            return None
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+        return digest.hexdigest()
