@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +107,7 @@ class ZipReader:
             yield Member(info=info, name=info.filename,
                          unsafe_reasons=unsafe_reasons(info.filename))
 
-    def open_member(self, member: Member) -> BinaryIO:
+    def open_member(self, member: Member) -> IO[bytes]:
         return self.archive.open(member.info)
 
     def close(self) -> None:

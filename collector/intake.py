@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from sqlalchemy.orm import Session
 
@@ -73,19 +73,21 @@ class Ingestor:
     # -- entry points -------------------------------------------------------
 
     def ingest_paths(self, paths: Iterable[Path]) -> list[ExhibitOutcome]:
+        paths = list(paths)
+        # Every named path is checked before anything is stored, so a typo does not
+        # leave half a batch ingested.
+        for path in paths:
+            if not (path.is_dir() or path.is_file()):
+                raise FileNotFoundError(f"{path}: no such file or folder")
         outcomes: list[ExhibitOutcome] = []
         for path in paths:
-            if path.is_symlink() and not path.exists():
-                raise FileNotFoundError(f"{path}: broken symbolic link")
             if path.is_dir():
                 outcomes.extend(self._ingest_folder(path))
-            elif path.is_file():
-                outcomes.extend(self._ingest_group([path]))
             else:
-                raise FileNotFoundError(f"{path}: no such file or folder")
+                outcomes.extend(self._ingest_group([path]))
         return outcomes
 
-    def ingest_stream(self, stream: BinaryIO, name: str) -> ExhibitOutcome:
+    def ingest_stream(self, stream: IO[bytes], name: str) -> ExhibitOutcome:
         """One upload, as received over the network."""
         with self.store.session() as session:
             case = cases.get_case(session, self.case_ref)
@@ -124,7 +126,7 @@ class Ingestor:
 
     # -- receipt ------------------------------------------------------------
 
-    def _receive(self, session: Session, case: Case, stream: BinaryIO, name: str,
+    def _receive(self, session: Session, case: Case, stream: IO[bytes], name: str,
                  parent: Exhibit | None, member: str | None, depth: int,
                  limit: int | None = None, ref: str | None = None) -> _Item:
         blob = self.blobs.put_stream(stream, limit=limit, on_bytes=self.progress.advance)

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 CHUNK = 1024 * 1024
 HEAD_SIZE = 64 * 1024
@@ -55,7 +55,7 @@ class BlobStore:
 
     def put_stream(
         self,
-        stream: BinaryIO,
+        stream: IO[bytes],
         limit: int | None = None,
         on_bytes: Callable[[int], None] | None = None,
     ) -> StoredBlob:

@@ -14,6 +14,8 @@ from evidence_store.localtime import resolve
 from evidence_store.models import Event
 from parsers.records import EventRecord
 
+_EVENTS = Event.__table__
+
 BATCH = 5000
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -88,5 +90,5 @@ class EventWriter:
 
     def flush(self) -> None:
         if self._pending:
-            self.session.execute(insert(Event.__table__), self._pending)
+            self.session.execute(insert(_EVENTS), self._pending)  # type: ignore[arg-type]
             self._pending = []

@@ -19,7 +19,9 @@ def probe_of(data: bytes, name: str = "input") -> Probe:
     return Probe(name=name, head=head, media_type=media_type(head), size=len(data))
 
 
-def source_of(data: bytes, name: str = "input", siblings: Mapping[str, str] | None = None) -> SourceFile:
+def source_of(
+    data: bytes, name: str = "input", siblings: Mapping[str, str] | None = None
+) -> SourceFile:
     return SourceFile(
         name=name,
         sha256=hashlib.sha256(data).hexdigest(),

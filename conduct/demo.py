@@ -1,0 +1,53 @@
+"""`conduct demo`: the main job, end to end, on a synthetic case in a fresh store."""
+
+from __future__ import annotations
+
+import shlex
+import tempfile
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from conduct.sample_case import VICTIM, write_sample_case
+
+
+def _run(console: Console, store: Path, *args: str) -> int:
+    from conduct.cli import app
+
+    shown = " ".join(shlex.quote(a) for a in args)
+    console.print(f"\n[bold]$ conduct {shown}[/bold]")
+    try:
+        app(["--store", str(store), "--user", "PC Jane Smith", *args], standalone_mode=False)
+    except typer.Exit as exit_:
+        return int(exit_.exit_code or 0)
+    return 0
+
+
+def run_demo(keep: Path | None, console: Console) -> None:
+    base = keep or Path(tempfile.mkdtemp(prefix="conduct-demo-"))
+    base.mkdir(parents=True, exist_ok=True)
+    store = base / "store"
+    material = base / "handed-over"
+    bundle = base / "DEMO-1-bundle.zip"
+    write_sample_case(material)
+    console.print(f"Synthetic sample case written to {material}", markup=False)
+    steps = [
+        ("init",),
+        ("case", "create", "DEMO-1", "--title", "Harassment of Alex Morgan (synthetic)",
+         "--officer", "PC Jane Smith", "--initials", "JS"),
+        ("ingest", "DEMO-1", str(material), "--received-from", f"{VICTIM} (victim)",
+         "--how", "files copied from the victim's phone and laptop at interview"),
+        ("timeline", "DEMO-1"),
+        ("verify", "DEMO-1"),
+        ("export", "DEMO-1", "--out", str(bundle)),
+    ]
+    for step in steps:
+        code = _run(console, store, *step)
+        if code != 0:
+            raise typer.Exit(code)
+    console.print(
+        f"\nDone. Store: {store}\nBundle: {bundle}\n"
+        f"Check it without Conduct: mkdir b && cd b && unzip -q {shlex.quote(str(bundle))} "
+        "&& sha256sum -c SHA256SUMS", markup=False,
+    )
