@@ -5,67 +5,75 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from evidence_store.bulk import insert_events
 from evidence_store.localtime import resolve
-from evidence_store.models import Event
-from parsers.records import EventRecord
-
-_EVENTS = Event.__table__
+from parsers.records import AttachmentRef, EventRecord, Locator
 
 BATCH = 5000
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _time_flags(record: EventRecord, flags: tuple[str, ...]) -> list[str]:
-    result = list(dict.fromkeys(flags))
-    if record.time.precision == "minute" and "minute_precision" not in result:
-        result.append("minute_precision")
-    if record.time.precision == "day" and "day_precision" not in result:
-        result.append("day_precision")
-    return result
+@lru_cache(maxsize=4096)
+def _strings(items: tuple[str, ...]) -> str:
+    # Flags and recipients repeat endlessly across a chat: encode each combination once.
+    return _encode(list(items))
+
+
+def _time_flags(precision: str, flags: tuple[str, ...]) -> str:
+    if precision == "minute" and "minute_precision" not in flags:
+        flags = (*flags, "minute_precision")
+    elif precision == "day" and "day_precision" not in flags:
+        flags = (*flags, "day_precision")
+    return _strings(tuple(dict.fromkeys(flags)))
+
+
+_LOCATOR_FIELDS = ("line", "line_end", "byte_offset", "byte_length", "json_path", "message_id",
+                   "member")
+
+
+def _locator(locator: Locator) -> str:
+    # Hand-built because it runs once per event; strings still go through the encoder.
+    parts = []
+    for name in _LOCATOR_FIELDS:
+        value = getattr(locator, name)
+        if value is None:
+            continue
+        parts.append(f'"{name}":{value}' if type(value) is int else f'"{name}":{_encode(value)}')
+    return "{" + ",".join(parts) + "}"
+
+
+def _attachments(attachments: tuple[AttachmentRef, ...]) -> str:
+    if not attachments:
+        return "[]"
+    return _encode([{"name": a.name, "sha256": a.sha256, "media_type": a.media_type}
+                    for a in attachments])
 
 
 def derive_row(record: EventRecord, *, case_id: int, exhibit_id: int, seq: int,
-               zone_name: str, parser: str) -> dict[str, Any]:
+               zone_name: str, parser: str) -> tuple[Any, ...]:
+    """One events row, in evidence_store.bulk.EVENT_COLUMNS order."""
     occurred_at, zone_used, flags = resolve(record.time, zone_name)
-    return {
-        "case_id": case_id,
-        "exhibit_id": exhibit_id,
-        "seq": seq,
-        "kind": record.kind,
-        "occurred_at": occurred_at,
-        "local_time": record.time.text or None,
-        "time_zone": zone_used,
-        "time_basis": record.time_basis,
-        "precision": record.time.precision,
-        "time_flags": _dumps(_time_flags(record, flags)),
-        "channel": record.channel,
-        "sender": record.sender,
-        "sender_id": record.sender_id,
-        "recipients": _dumps(list(record.recipients)),
-        "direction": record.direction,
-        "text": record.text,
-        "subject": record.subject,
-        "attachments": _dumps([
-            {"name": a.name, "sha256": a.sha256, "media_type": a.media_type}
-            for a in record.attachments
-        ]),
-        "locator": _dumps(record.locator.as_dict()),
-        "parser": parser,
-        "flags": _dumps(list(record.flags)),
-        "defects": _dumps(list(record.defects)),
-        "extra": _dumps(dict(record.extra)),
-    }
+    return (
+        case_id, exhibit_id, seq, record.kind, occurred_at.astimezone(UTC),
+        record.time.text or None, zone_used, record.time_basis, record.time.precision,
+        _time_flags(record.time.precision, flags), record.channel, record.sender,
+        record.sender_id, _strings(tuple(record.recipients)), record.direction, record.text,
+        record.subject, _attachments(record.attachments), _locator(record.locator), parser,
+        _strings(tuple(record.flags)), _strings(tuple(record.defects)),
+        _encode(dict(record.extra)) if record.extra else "{}",
+    )
 
 
 @dataclass
 class EventWriter:
-    """Buffers derived rows and inserts them with executemany, BATCH at a time."""
+    """Buffers derived rows and inserts them BATCH at a time."""
 
     session: Session
     case_id: int
@@ -73,7 +81,7 @@ class EventWriter:
     zone_name: str
     parser: str
     count: int = 0
-    _pending: list[dict[str, Any]] = field(default_factory=list)
+    _pending: list[tuple[Any, ...]] = field(default_factory=list)
 
     def add(self, record: EventRecord) -> None:
         self.count += 1
@@ -90,5 +98,5 @@ class EventWriter:
 
     def flush(self) -> None:
         if self._pending:
-            self.session.execute(insert(_EVENTS), self._pending)  # type: ignore[arg-type]
+            insert_events(self.session, self._pending)
             self._pending = []
