@@ -136,11 +136,14 @@ class Ingestor:
                         parent: Exhibit | None, member: str | None, depth: int,
                         ref: str | None = None) -> _Item:
         mime = media_type(blob.head)
-        cases.ensure_blob(session, blob.sha256, blob.size, mime)
-        first = cases.first_receipt(session, case, blob.sha256)
-        if ref is None:
-            ref = (cases.next_child_ref(session, parent) if parent is not None
-                   else cases.next_top_ref(session, case, self._initials(case)))
+        # Every earlier exhibit was flushed when it was added, so these look-ups need
+        # no autoflush; skipping it keeps archives of thousands of members quick.
+        with session.no_autoflush:
+            cases.ensure_blob(session, blob.sha256, blob.size, mime)
+            first = cases.first_receipt(session, case, blob.sha256)
+            if ref is None:
+                ref = (cases.next_child_ref(session, parent) if parent is not None
+                       else cases.next_top_ref(session, case, self._initials(case)))
         exhibit = Exhibit(
             case_id=case.id, ref=ref, parent_id=parent.id if parent else None,
             sha256=blob.sha256, original_name=name, member_path=member, size=blob.size,
@@ -336,7 +339,6 @@ class Ingestor:
         action = {"parsed": "parsed", "failed": "parse_failed"}.get(status, "not_parsed")
         custody.append(session, custody.case_chain(case.ref), self.options.received_by, action,
                        exhibit.ref, details)
-        session.flush()
 
 
 

@@ -54,7 +54,8 @@ class ExhibitOutcome:
         what = self.format or "unknown format"
         if self.status == "parsed":
             text = f"{self.ref} {self.name}: {what}, {self.events} events"
-            return text + (f" ({len(self.children)} items inside)" if self.children else "")
+            inside = len(self.children)
+            return text + (f" ({inside} item{'s' * (inside != 1)} inside)" if inside else "")
         if self.status == "duplicate":
             return (f"{self.ref} {self.name}: same bytes as {self.duplicate_of}; "
                     "recorded as a duplicate")

@@ -6,6 +6,7 @@ import csv
 import getpass
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -16,7 +17,6 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from collector.intake import IngestOptions, Ingestor
 from collector.outcome import ExhibitOutcome
@@ -37,7 +37,7 @@ case_app = typer.Typer(no_args_is_help=True, help="Open and list cases.")
 app.add_typer(case_app, name="case")
 
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (
     CaseError, StoreNotInitialised, UnknownTimeZone, FileNotFoundError, PermissionError,
@@ -54,7 +54,8 @@ settings = Settings()
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"conduct: {message}", markup=False, highlight=False)
+    # Plain print: an error line must never be wrapped or styled.
+    print(f"conduct: {message}", file=sys.stderr)
     raise typer.Exit(code)
 
 
@@ -228,6 +229,17 @@ def timeline(
                                   "channel": channel, "events": count})
 
 
+def _fit(text: str, size: int) -> str:
+    return text if len(text) <= size else text[: max(size - 1, 0)] + "…"
+
+
+def _table_line(when: str, kind: str, channel: str, sender: str, exhibit: str, text: str,
+                width: int) -> str:
+    # Streamed line by line (a table object would hold a million-event case in memory).
+    fixed = f"{when:<21} {kind:<10} {channel:<9} {_fit(sender, 18):<18} {_fit(exhibit, 9):<9} "
+    return fixed + _fit(text, max(width - len(fixed), 20)) + "\n"
+
+
 def _print_timeline(events: Iterator[dict[str, Any]], fmt: TimelineFormat) -> int:
     count = 0
     if fmt is TimelineFormat.json:
@@ -244,15 +256,18 @@ def _print_timeline(events: Iterator[dict[str, Any]], fmt: TimelineFormat) -> in
             writer.writerow(csv_row(event))
             count += 1
         return count
-    table = Table("time (UTC)", "kind", "channel", "from", "text", "exhibit", box=None)
+    width = shutil.get_terminal_size((160, 24)).columns
+    sys.stdout.write(_table_line("time (UTC)", "kind", "channel", "from", "exhibit", "text",
+                                 width))
     for event in events:
         count += 1
-        text = event["subject"] or event["text"] or ""
-        flags = event["time_flags"]
-        marker = " ⚠" if any(f != "minute_precision" for f in flags) else ""
-        table.add_row(event["occurred_at"] + marker, event["kind"], event["channel"],
-                      event["sender"] or "", text.replace("\n", " ⏎ ")[:80], event["exhibit"])
-    out.print(table)
+        text = (event["subject"] or event["text"] or "").replace("\n", " ⏎ ")
+        notable = [f for f in event["time_flags"] if f != "minute_precision"]
+        if notable:
+            text = f"[{', '.join(notable)}] {text}"
+        when = event["occurred_at"].replace("T", " ")
+        sys.stdout.write(_table_line(when, event["kind"], event["channel"],
+                                     event["sender"] or "", event["exhibit"], text, width))
     out.print(f"{count} events", markup=False)
     return count
 

@@ -45,6 +45,25 @@ def _body(chain: str, seq: int, actor: str, action: str, subject: str, at: str,
             "at": at, "details": dict(details)}
 
 
+def _head(session: Session, chain: str) -> CustodyHead | None:
+    """The chain's head, locked for this transaction and then kept in the session.
+
+    On PostgreSQL the first look-up takes a row lock, so two writers cannot both
+    extend the same head; later appends in the same transaction reuse the object
+    instead of querying again (an archive of thousands of members appends
+    thousands of entries).
+    """
+    heads: dict[str, CustodyHead] = session.info.setdefault("custody_heads", {})
+    head = heads.get(chain)
+    if head is None or head not in session:
+        head = session.execute(
+            select(CustodyHead).where(CustodyHead.chain == chain).with_for_update()
+        ).scalar_one_or_none()
+        if head is not None:
+            heads[chain] = head
+    return head
+
+
 def append(
     session: Session,
     chain: str,
@@ -55,10 +74,7 @@ def append(
 ) -> CustodyEntry:
     """Append one entry; the caller's transaction makes the action and its record atomic."""
     details = dict(details or {})
-    # Row lock on PostgreSQL so two writers cannot both extend the same head.
-    head = session.execute(
-        select(CustodyHead).where(CustodyHead.chain == chain).with_for_update()
-    ).scalar_one_or_none()
+    head = _head(session, chain)
     seq = 1 if head is None else head.seq + 1
     prev = GENESIS if head is None else head.entry_hash
     at = utc_stamp()
@@ -70,10 +86,11 @@ def append(
     )
     session.add(entry)
     if head is None:
-        session.add(CustodyHead(chain=chain, seq=seq, entry_hash=digest))
+        head = CustodyHead(chain=chain, seq=seq, entry_hash=digest)
+        session.add(head)
+        session.info.setdefault("custody_heads", {})[chain] = head
     else:
         head.seq, head.entry_hash = seq, digest
-    session.flush()
     return entry
 
 

@@ -7,7 +7,7 @@ repeated hour (fold=0) and the pre-transition offset for the skipped one.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -30,9 +30,7 @@ def zone(name: str) -> ZoneInfo:
                               ) from exc
 
 
-@lru_cache(maxsize=131072)
-def local_to_utc(local: datetime, zone_name: str) -> tuple[datetime, tuple[str, ...]]:
-    tz = zone(zone_name)
+def _exact(local: datetime, tz: ZoneInfo) -> tuple[datetime, tuple[str, ...]]:
     first = local.replace(tzinfo=tz, fold=0)
     second = local.replace(tzinfo=tz, fold=1)
     flags: tuple[str, ...] = ()
@@ -41,6 +39,30 @@ def local_to_utc(local: datetime, zone_name: str) -> tuple[datetime, tuple[str, 
         round_trip = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
         flags = (AMBIGUOUS_DST,) if round_trip == local else (NONEXISTENT,)
     return first.astimezone(UTC), flags
+
+
+@lru_cache(maxsize=65536)
+def _hour_offset(hour: datetime, zone_name: str) -> timedelta | None:
+    """The UTC offset that holds for the whole local hour, or None if it changes within it.
+
+    Chats hold hundreds of thousands of messages, nearly each in a new minute; one
+    look-up per hour instead of per message keeps resolution cheap, and an hour
+    containing a transition falls back to the exact computation.
+    """
+    tz = zone(zone_name)
+    start, start_flags = _exact(hour, tz)
+    end, end_flags = _exact(hour + timedelta(minutes=59, seconds=59, microseconds=999999), tz)
+    if start_flags or end_flags or end - start != timedelta(minutes=59, seconds=59,
+                                                            microseconds=999999):
+        return None
+    return hour - start.replace(tzinfo=None)
+
+
+def local_to_utc(local: datetime, zone_name: str) -> tuple[datetime, tuple[str, ...]]:
+    offset = _hour_offset(local.replace(minute=0, second=0, microsecond=0), zone_name)
+    if offset is None:
+        return _exact(local, zone(zone_name))
+    return (local - offset).replace(tzinfo=UTC), ()
 
 
 def resolve(clock: WallClock, zone_name: str) -> tuple[datetime, str | None, tuple[str, ...]]:

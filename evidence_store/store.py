@@ -49,6 +49,8 @@ class Store:
         factory = sessionmaker(self.engine, expire_on_commit=False)
         with factory() as session, session.begin():
             yield session
+            # Originals reach the disk before any row that refers to them is committed.
+            self.blobs.sync()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -59,7 +61,7 @@ def init_store(root: Path, url: str | None = None, actor: str = "conduct") -> St
     root.mkdir(parents=True, exist_ok=True)
     engine = make_engine(database_url(root, url))
     upgrade(engine)
-    store = Store(root=root, engine=engine, blobs=BlobStore(root / "blobs"))
+    store = Store(root=root, engine=engine, blobs=BlobStore(root / "blobs", defer_sync=True))
     store.blobs.ensure()
     with store.session() as session:
         if not custody.entries_of(session, custody.STORE_CHAIN, upto_seq=1):
@@ -81,4 +83,4 @@ def open_store(root: Path, url: str | None = None) -> Store:
         raise StoreNotInitialised(
             f"the store schema is at {current}, this Conduct needs {head}: run `conduct init`"
         )
-    return Store(root=root, engine=engine, blobs=BlobStore(root / "blobs"))
+    return Store(root=root, engine=engine, blobs=BlobStore(root / "blobs", defer_sync=True))

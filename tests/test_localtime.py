@@ -36,3 +36,19 @@ def test_a_source_that_states_its_offset_is_not_reinterpreted():
     utc, zone, flags = resolve(WallClock(text="Tue, 12 Mar 2024 22:15 -0500", instant=stated),
                                "Europe/London")
     assert (utc, zone, flags) == (datetime(2024, 3, 13, 3, 15, tzinfo=UTC), "UTC-05:00", ())
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from evidence_store.localtime import _exact, local_to_utc, zone  # noqa: E402
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    local=st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2040, 12, 31)),
+    zone_name=st.sampled_from(["Europe/London", "America/New_York", "Australia/Lord_Howe",
+                               "Asia/Kolkata", "America/St_Johns", "Europe/Dublin"]),
+)
+def test_the_per_hour_shortcut_agrees_with_exact_resolution(local, zone_name):
+    assert local_to_utc(local, zone_name) == _exact(local, zone(zone_name))
