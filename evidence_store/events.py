@@ -56,17 +56,36 @@ def _attachments(attachments: tuple[AttachmentRef, ...]) -> str:
                     for a in attachments])
 
 
+NUL_SHOWN_AS = "\u2400"
+
+
+def _without_nul(value: str | None, defects: list[str], field_name: str) -> str | None:
+    """PostgreSQL text cannot hold U+0000; show it as ␀ (on both databases, so they
+    agree) and say so on the event. The exact bytes stay in the original."""
+    if value is None or "\x00" not in value:
+        return value
+    defects.append(f"nul_in_{field_name}_shown_as_u2400")
+    return value.replace("\x00", NUL_SHOWN_AS)
+
+
 def derive_row(record: EventRecord, *, case_id: int, exhibit_id: int, seq: int,
                zone_name: str, parser: str) -> tuple[Any, ...]:
     """One events row, in evidence_store.bulk.EVENT_COLUMNS order."""
     occurred_at, zone_used, flags = resolve(record.time, zone_name)
+    text, subject, sender, local = record.text, record.subject, record.sender, record.time.text
+    defects = list(record.defects)
+    if "\x00" in f"{text}{subject}{sender}{local}":
+        text = _without_nul(text, defects, "text")
+        subject = _without_nul(subject, defects, "subject")
+        sender = _without_nul(sender, defects, "sender")
+        local = _without_nul(local, defects, "local_time") or ""
     return (
         case_id, exhibit_id, seq, record.kind, occurred_at.astimezone(UTC),
-        record.time.text or None, zone_used, record.time_basis, record.time.precision,
-        _time_flags(record.time.precision, flags), record.channel, record.sender,
-        record.sender_id, _strings(tuple(record.recipients)), record.direction, record.text,
-        record.subject, _attachments(record.attachments), _locator(record.locator), parser,
-        _strings(tuple(record.flags)), _strings(tuple(record.defects)),
+        local or None, zone_used, record.time_basis, record.time.precision,
+        _time_flags(record.time.precision, flags), record.channel, sender,
+        record.sender_id, _strings(tuple(record.recipients)), record.direction, text,
+        subject, _attachments(record.attachments), _locator(record.locator), parser,
+        _strings(tuple(record.flags)), _strings(tuple(defects)),
         _encode(dict(record.extra)) if record.extra else "{}",
     )
 

@@ -114,7 +114,8 @@ def test_a_bad_batch_keeps_every_file_and_exits_non_zero(store_dir, tmp_path):
 
 
 def test_expected_errors_are_one_line_without_a_traceback(store_dir, tmp_path):
-    assert conduct("case", "list").output.strip().startswith("conduct: no Conduct store at")
+    not_ready = conduct("case", "list").output.strip()
+    assert not_ready.startswith("conduct: ") and not_ready.endswith("run `conduct init` first")
     open_case()
     for args, message in [
         (("ingest", "NOPE", str(tmp_path)), "conduct: no case 'NOPE'"),
@@ -127,3 +128,4 @@ def test_expected_errors_are_one_line_without_a_traceback(store_dir, tmp_path):
         assert result.output.startswith(message)
         assert len(result.output.strip().splitlines()) == 1
         assert "Traceback" not in result.output
+
