@@ -234,6 +234,7 @@ class Ingestor:
                 if isinstance(record, EventRecord):
                     writer.add(record)
                 elif isinstance(record, EmbeddedFile):
+                    writer.wait()
                     self._embedded(session, case, item, record)
                 elif isinstance(record, FileNote):
                     notes.append({"code": record.code, "message": record.message})
@@ -243,7 +244,7 @@ class Ingestor:
             error = f"internal error in parser {exhibit.parser}: {type(exc).__name__}: {exc}"
         finally:
             self.progress.end()
-        writer.flush()
+            writer.close()
         exhibit.notes = json.dumps(notes, ensure_ascii=False)
         self._finish(session, case, item, "failed" if error else "parsed",
                      error=error, events=writer.count, notes=notes)

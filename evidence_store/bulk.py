@@ -1,14 +1,20 @@
 """Fast bulk insertion of events: COPY on PostgreSQL, executemany on SQLite.
 
 The ORM's per-row work (compiling parameters, type processing) costs more than
-the database itself at hundreds of thousands of rows, so derived rows go to
-the driver as plain tuples in the column order below.
+the database itself at hundreds of thousands of rows, so derived rows go to the
+driver as plain tuples in the column order below. The driver call runs on a
+worker thread (both drivers release the GIL while the database works), so a
+parser keeps producing the next batch meanwhile; callers must ``wait()`` before
+using the session themselves, since the two share one connection.
 """
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Sequence
-from datetime import datetime
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -19,29 +25,75 @@ EVENT_COLUMNS = (
     "direction", "text", "subject", "attachments", "locator", "parser", "flags", "defects",
     "extra",
 )
-_OCCURRED_AT = EVENT_COLUMNS.index("occurred_at")
 _NAMES = ", ".join(EVENT_COLUMNS)
 # Built from the constant column list above, never from input.
 _PLACEHOLDERS = ", ".join("?" * len(EVENT_COLUMNS))
 _SQLITE_INSERT = f"INSERT INTO events ({_NAMES}) VALUES ({_PLACEHOLDERS})"  # noqa: S608
 _POSTGRES_COPY = f"COPY events ({_NAMES}) FROM STDIN"
+# One statement per batch: SQLite unpacks the rows in C with the GIL released, so
+# the insert really runs beside the parser. executemany binds row by row under
+# the GIL and ends up taking turns with it instead.
+_SQLITE_FROM_JSON = (
+    f"INSERT INTO events ({_NAMES}) "  # noqa: S608
+    f"SELECT {', '.join(f'value->>{n}' for n in range(len(EVENT_COLUMNS)))} FROM json_each(?)"
+)
+_JSON_OPERATORS = sqlite3.sqlite_version_info >= (3, 38, 0)
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def sqlite_time(moment: datetime) -> str:
+def sqlite_time(naive_utc: datetime) -> str:
     """The text SQLAlchemy's SQLite DateTime stores, so ORM reads of these rows agree."""
-    return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return naive_utc.isoformat(" ", "microseconds")
 
 
-def insert_events(session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
-    if not rows:
-        return
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        raw: Any = connection.connection.dbapi_connection
-        with raw.cursor() as cursor, cursor.copy(_POSTGRES_COPY) as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    at = _OCCURRED_AT
-    converted = [(*row[:at], sqlite_time(row[at]), *row[at + 1:]) for row in rows]
-    connection.exec_driver_sql(_SQLITE_INSERT, converted)  # type: ignore[arg-type]
+def _aware_utc(naive_utc: datetime) -> datetime:
+    return naive_utc.replace(tzinfo=UTC)
+
+
+class EventSink:
+    def __init__(self, session: Session) -> None:
+        connection = session.connection()
+        self.postgres = connection.dialect.name == "postgresql"
+        self._raw: Any = connection.connection.dbapi_connection
+        #: How an aware UTC datetime is handed to this driver.
+        self.time_value = _aware_utc if self.postgres else sqlite_time
+        self._executor: ThreadPoolExecutor | None = None
+        self._inflight: Future[None] | None = None
+
+    def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Queue one batch; at most one is in flight, so memory stays bounded."""
+        payload: Any = rows
+        if not self.postgres and _JSON_OPERATORS:
+            payload = _encode(rows)
+        self.wait()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="events")
+        self._inflight = self._executor.submit(self._insert, payload)
+
+    def wait(self) -> None:
+        if self._inflight is not None:
+            inflight, self._inflight = self._inflight, None
+            inflight.result()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+
+    def _insert(self, rows: Any) -> None:
+        if self.postgres:
+            with self._raw.cursor() as cursor, cursor.copy(_POSTGRES_COPY) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        cursor = self._raw.cursor()
+        try:
+            if isinstance(rows, str):
+                cursor.execute(_SQLITE_FROM_JSON, (rows,))
+            else:
+                cursor.executemany(_SQLITE_INSERT, rows)
+        finally:
+            cursor.close()

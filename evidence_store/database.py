@@ -20,7 +20,9 @@ def sqlite_url(path: Path) -> str:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 60})
+        # check_same_thread off: event batches are written from a worker thread, one
+        # at a time and never while the owning thread uses the connection.
+        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from evidence_store.bulk import insert_events
-from evidence_store.localtime import resolve
+from evidence_store.bulk import EventSink
+from evidence_store.localtime import resolve_naive
 from parsers.records import AttachmentRef, EventRecord, Locator
 
 BATCH = 5000
@@ -26,6 +27,7 @@ def _strings(items: tuple[str, ...]) -> str:
     return _encode(list(items))
 
 
+@lru_cache(maxsize=4096)
 def _time_flags(precision: str, flags: tuple[str, ...]) -> str:
     if precision == "minute" and "minute_precision" not in flags:
         flags = (*flags, "minute_precision")
@@ -40,6 +42,13 @@ _LOCATOR_FIELDS = ("line", "line_end", "byte_offset", "byte_length", "json_path"
 
 def _locator(locator: Locator) -> str:
     # Hand-built because it runs once per event; strings still go through the encoder.
+    line, line_end, offset, length = (locator.line, locator.line_end, locator.byte_offset,
+                                      locator.byte_length)
+    if (locator.json_path is None and locator.message_id is None and locator.member is None
+            and type(line) is int and type(line_end) is int and type(offset) is int
+            and type(length) is int):
+        return (f'{{"line":{line},"line_end":{line_end},"byte_offset":{offset},'
+                f'"byte_length":{length}}}')
     parts = []
     for name in _LOCATOR_FIELDS:
         value = getattr(locator, name)
@@ -57,42 +66,71 @@ def _attachments(attachments: tuple[AttachmentRef, ...]) -> str:
 
 
 NUL_SHOWN_AS = "\u2400"
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def _without_nul(value: str | None, defects: list[str], field_name: str) -> str | None:
-    """PostgreSQL text cannot hold U+0000; show it as ␀ (on both databases, so they
-    agree) and say so on the event. The exact bytes stay in the original."""
-    if value is None or "\x00" not in value:
+def _storable(value: str | None, defects: list[str], field_name: str) -> str | None:
+    """Databases cannot hold U+0000 (PostgreSQL) or lone surrogates (UTF-8 drivers).
+
+    NUL is shown as ␀ and a lone surrogate (an undecodable byte kept by Python's
+    surrogateescape) as U+FFFD, on both databases alike, and the event says so.
+    The exact bytes stay in the original.
+    """
+    if value is None or not _UNSTORABLE.search(value):
         return value
-    defects.append(f"nul_in_{field_name}_shown_as_u2400")
-    return value.replace("\x00", NUL_SHOWN_AS)
+    if "\x00" in value:
+        defects.append(f"nul_in_{field_name}_shown_as_u2400")
+        value = value.replace("\x00", NUL_SHOWN_AS)
+    if _UNSTORABLE.search(value):
+        defects.append(f"undecodable_in_{field_name}_shown_as_ufffd")
+        value = _UNSTORABLE.sub("\ufffd", value)
+    return value
+
+
+def _aware(naive_utc: datetime) -> Any:
+    return naive_utc.replace(tzinfo=UTC)
 
 
 def derive_row(record: EventRecord, *, case_id: int, exhibit_id: int, seq: int,
-               zone_name: str, parser: str) -> tuple[Any, ...]:
-    """One events row, in evidence_store.bulk.EVENT_COLUMNS order."""
-    occurred_at, zone_used, flags = resolve(record.time, zone_name)
-    text, subject, sender, local = record.text, record.subject, record.sender, record.time.text
-    defects = list(record.defects)
-    if "\x00" in f"{text}{subject}{sender}{local}":
-        text = _without_nul(text, defects, "text")
-        subject = _without_nul(subject, defects, "subject")
-        sender = _without_nul(sender, defects, "sender")
-        local = _without_nul(local, defects, "local_time") or ""
+               zone_name: str, parser: str,
+               time_value: Callable[[datetime], Any] = _aware) -> tuple[Any, ...]:
+    """One events row, in evidence_store.bulk.EVENT_COLUMNS order.
+
+    ``occurred_at`` reaches ``time_value`` as a naive datetime in UTC.
+    """
+    clock = record.time
+    occurred_at, zone_used, flags = resolve_naive(clock, zone_name)
+    text, subject, sender, local = record.text, record.subject, record.sender, clock.text
+    sender_id = record.sender_id
+    defects = record.defects
+    if _UNSTORABLE.search(f"{text}{subject}{sender}{local}{sender_id}"):
+        found: list[str] = list(defects)
+        text = _storable(text, found, "text")
+        subject = _storable(subject, found, "subject")
+        sender = _storable(sender, found, "sender")
+        local = _storable(local, found, "local_time") or ""
+        sender_id = _storable(sender_id, found, "sender_id")
+        defects = tuple(found)
+    # Empty lists are the common case; skipping the encoder for them is measurable.
     return (
-        case_id, exhibit_id, seq, record.kind, occurred_at.astimezone(UTC),
-        local or None, zone_used, record.time_basis, record.time.precision,
-        _time_flags(record.time.precision, flags), record.channel, sender,
-        record.sender_id, _strings(tuple(record.recipients)), record.direction, text,
-        subject, _attachments(record.attachments), _locator(record.locator), parser,
-        _strings(tuple(record.flags)), _strings(tuple(defects)),
+        case_id, exhibit_id, seq, record.kind, time_value(occurred_at),
+        local or None, zone_used, record.time_basis, clock.precision,
+        _time_flags(clock.precision, flags), record.channel, sender, sender_id,
+        _strings(tuple(record.recipients)) if record.recipients else "[]", record.direction,
+        text, subject, _attachments(record.attachments), _locator(record.locator), parser,
+        _strings(tuple(record.flags)) if record.flags else "[]",
+        _strings(tuple(defects)) if defects else "[]",
         _encode(dict(record.extra)) if record.extra else "{}",
     )
 
 
 @dataclass
 class EventWriter:
-    """Buffers derived rows and inserts them BATCH at a time."""
+    """Buffers derived rows and hands them to the database BATCH at a time.
+
+    Writing overlaps with parsing (see evidence_store.bulk); call ``wait()``
+    before using the session for anything else, and ``close()`` at the end.
+    """
 
     session: Session
     case_id: int
@@ -101,12 +139,15 @@ class EventWriter:
     parser: str
     count: int = 0
     _pending: list[tuple[Any, ...]] = field(default_factory=list)
+    _sink: EventSink | None = None
 
     def add(self, record: EventRecord) -> None:
+        if self._sink is None:
+            self._sink = EventSink(self.session)
         self.count += 1
         self._pending.append(derive_row(
             record, case_id=self.case_id, exhibit_id=self.exhibit_id, seq=self.count,
-            zone_name=self.zone_name, parser=self.parser,
+            zone_name=self.zone_name, parser=self.parser, time_value=self._sink.time_value,
         ))
         if len(self._pending) >= BATCH:
             self.flush()
@@ -116,6 +157,18 @@ class EventWriter:
             self.add(record)
 
     def flush(self) -> None:
-        if self._pending:
-            insert_events(self.session, self._pending)
+        if self._pending and self._sink is not None:
+            self._sink.write(self._pending)
             self._pending = []
+
+    def wait(self) -> None:
+        if self._sink is not None:
+            self._sink.wait()
+
+    def close(self) -> None:
+        """Write what is left and wait for it; errors from the database surface here."""
+        if self._sink is not None:
+            try:
+                self.flush()
+            finally:
+                self._sink.close()

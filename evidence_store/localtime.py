@@ -7,7 +7,7 @@ repeated hour (fold=0) and the pre-transition offset for the skipped one.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -42,7 +42,7 @@ def _exact(local: datetime, tz: ZoneInfo) -> tuple[datetime, tuple[str, ...]]:
 
 
 @lru_cache(maxsize=65536)
-def _hour_offset(hour: datetime, zone_name: str) -> timedelta | None:
+def _hour_offset(day: date, hour: int, zone_name: str) -> timedelta | None:
     """The UTC offset that holds for the whole local hour, or None if it changes within it.
 
     Chats hold hundreds of thousands of messages, nearly each in a new minute; one
@@ -50,27 +50,44 @@ def _hour_offset(hour: datetime, zone_name: str) -> timedelta | None:
     containing a transition falls back to the exact computation.
     """
     tz = zone(zone_name)
-    start, start_flags = _exact(hour, tz)
-    end, end_flags = _exact(hour + timedelta(minutes=59, seconds=59, microseconds=999999), tz)
-    if start_flags or end_flags or end - start != timedelta(minutes=59, seconds=59,
-                                                            microseconds=999999):
+    start_local = datetime.combine(day, time(hour))
+    start, start_flags = _exact(start_local, tz)
+    end, end_flags = _exact(start_local + _LAST_INSTANT_OF_HOUR, tz)
+    if start_flags or end_flags or end - start != _LAST_INSTANT_OF_HOUR:
         return None
-    return hour - start.replace(tzinfo=None)
+    return start_local - start.replace(tzinfo=None)
+
+
+_LAST_INSTANT_OF_HOUR = timedelta(minutes=59, seconds=59, microseconds=999999)
+
+
+def local_to_naive_utc(local: datetime, zone_name: str) -> tuple[datetime, tuple[str, ...]]:
+    """UTC as a naive datetime: the hot path of ingest (datetime.replace is costly)."""
+    offset = _hour_offset(local.date(), local.hour, zone_name)
+    if offset is None:
+        utc, flags = _exact(local, zone(zone_name))
+        return utc.replace(tzinfo=None), flags
+    return local - offset, ()
 
 
 def local_to_utc(local: datetime, zone_name: str) -> tuple[datetime, tuple[str, ...]]:
-    offset = _hour_offset(local.replace(minute=0, second=0, microsecond=0), zone_name)
-    if offset is None:
-        return _exact(local, zone(zone_name))
-    return (local - offset).replace(tzinfo=UTC), ()
+    naive, flags = local_to_naive_utc(local, zone_name)
+    return naive.replace(tzinfo=UTC), flags
+
+
+def resolve_naive(clock: WallClock, zone_name: str
+                  ) -> tuple[datetime, str | None, tuple[str, ...]]:
+    """(UTC instant as a naive datetime, the zone assumed or the offset stated, flags)."""
+    if clock.instant is not None:
+        offset = clock.instant.strftime("%z")
+        stated = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+        return clock.instant.astimezone(UTC).replace(tzinfo=None), stated, clock.flags
+    assert clock.local is not None
+    naive, flags = local_to_naive_utc(clock.local, zone_name)
+    return naive, zone_name, clock.flags + flags if flags else clock.flags
 
 
 def resolve(clock: WallClock, zone_name: str) -> tuple[datetime, str | None, tuple[str, ...]]:
     """(UTC instant, the zone assumed or the offset the source stated, flags)."""
-    if clock.instant is not None:
-        offset = clock.instant.strftime("%z")
-        stated = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
-        return clock.instant.astimezone(UTC), stated, clock.flags
-    assert clock.local is not None
-    utc, flags = local_to_utc(clock.local, zone_name)
-    return utc, zone_name, clock.flags + flags
+    naive, stated, flags = resolve_naive(clock, zone_name)
+    return naive.replace(tzinfo=UTC), stated, flags

@@ -34,7 +34,7 @@ def _write_and_read(store, *records):
         case, exhibit = _exhibit(session)
         writer = EventWriter(session, case.id, exhibit.id, "Europe/London", "test/1")
         writer.add_all(records)
-        writer.flush()
+        writer.close()
     with store.session() as session:
         return list(iter_events(session, cases.get_case(session, "OP-1")))
 
@@ -67,3 +67,9 @@ def test_structured_fields_round_trip(store):
             event["locator"]) == (
         ["a@example.org"], ["edited"], {"gmail_labels": "Inbox"},
         [{"name": "a.jpg", "sha256": "b" * 64, "media_type": "image/jpeg"}], {"line": 7})
+
+
+def test_an_undecodable_byte_kept_as_a_surrogate_is_shown_and_flagged(store):
+    [event] = _write_and_read(store, _record("caf\udce9 au lait"))
+    assert (event["text"], event["defects"]) == ("caf\ufffd au lait",
+                                                  ["undecodable_in_text_shown_as_ufffd"])
