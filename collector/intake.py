@@ -139,8 +139,13 @@ class Ingestor:
         # Every earlier exhibit was flushed when it was added, so these look-ups need
         # no autoflush; skipping it keeps archives of thousands of members quick.
         with session.no_autoflush:
-            cases.ensure_blob(session, blob.sha256, blob.size, mime)
-            first = cases.first_receipt(session, case, blob.sha256)
+            if blob.already_present:
+                cases.ensure_blob(session, blob.sha256, blob.size, mime)
+                first = cases.first_receipt(session, case, blob.sha256)
+            else:
+                # Bytes never stored before cannot have a row or an earlier receipt.
+                cases.add_blob(session, blob.sha256, blob.size, mime)
+                first = None
             if ref is None:
                 ref = (cases.next_child_ref(session, parent) if parent is not None
                        else cases.next_top_ref(session, case, self._initials(case)))

@@ -77,9 +77,12 @@ def next_child_ref(session: Session, parent: Exhibit) -> str:
 
 def ensure_blob(session: Session, sha256: str, size: int, media_type: str) -> Blob:
     blob = session.get(Blob, sha256)
-    if blob is None:
-        blob = Blob(sha256=sha256, size=size, media_type=media_type, stored_at=datetime.now(UTC))
-        session.add(blob)
+    return blob if blob is not None else add_blob(session, sha256, size, media_type)
+
+
+def add_blob(session: Session, sha256: str, size: int, media_type: str) -> Blob:
+    blob = Blob(sha256=sha256, size=size, media_type=media_type, stored_at=datetime.now(UTC))
+    session.add(blob)
     return blob
 
 

@@ -17,6 +17,9 @@ from evidence_store.localtime import resolve_naive
 from parsers.records import AttachmentRef, EventRecord, Locator
 
 BATCH = 5000
+#: Flush earlier when the batch's text passes this many characters (e-mail bodies are
+#: large; two batches are alive at once, one queued and one being written).
+BATCH_CHARS = 4_000_000
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -139,6 +142,7 @@ class EventWriter:
     parser: str
     count: int = 0
     _pending: list[tuple[Any, ...]] = field(default_factory=list)
+    _pending_chars: int = 0
     _sink: EventSink | None = None
 
     def add(self, record: EventRecord) -> None:
@@ -149,7 +153,9 @@ class EventWriter:
             record, case_id=self.case_id, exhibit_id=self.exhibit_id, seq=self.count,
             zone_name=self.zone_name, parser=self.parser, time_value=self._sink.time_value,
         ))
-        if len(self._pending) >= BATCH:
+        if record.text is not None:
+            self._pending_chars += len(record.text)
+        if len(self._pending) >= BATCH or self._pending_chars >= BATCH_CHARS:
             self.flush()
 
     def add_all(self, records: Iterable[EventRecord]) -> None:
@@ -160,6 +166,7 @@ class EventWriter:
         if self._pending and self._sink is not None:
             self._sink.write(self._pending)
             self._pending = []
+            self._pending_chars = 0
 
     def wait(self) -> None:
         if self._sink is not None:
