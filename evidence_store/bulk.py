@@ -19,23 +19,25 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-EVENT_COLUMNS = (
-    "case_id", "exhibit_id", "seq", "kind", "occurred_at", "local_time", "time_zone",
-    "time_basis", "precision", "time_flags", "channel", "sender", "sender_id", "recipients",
-    "direction", "text", "subject", "attachments", "locator", "parser", "flags", "defects",
-    "extra",
+#: Columns that are the same for every event of one parse: bound once per batch.
+CONSTANT_COLUMNS = ("case_id", "exhibit_id", "parser")
+#: The per-event columns, in the order of the tuples evidence_store.events derives.
+ROW_COLUMNS = (
+    "seq", "kind", "occurred_at", "local_time", "time_zone", "time_basis", "precision",
+    "time_flags", "channel", "sender", "sender_id", "recipients", "direction", "text",
+    "subject", "attachments", "locator", "flags", "defects", "extra",
 )
-_NAMES = ", ".join(EVENT_COLUMNS)
-# Built from the constant column list above, never from input.
-_PLACEHOLDERS = ", ".join("?" * len(EVENT_COLUMNS))
-_SQLITE_INSERT = f"INSERT INTO events ({_NAMES}) VALUES ({_PLACEHOLDERS})"  # noqa: S608
+_NAMES = ", ".join(CONSTANT_COLUMNS + ROW_COLUMNS)
+_WIDTH = len(CONSTANT_COLUMNS) + len(ROW_COLUMNS)
+# Built from the constant column lists above, never from input.
+_SQLITE_INSERT = f"INSERT INTO events ({_NAMES}) VALUES ({', '.join('?' * _WIDTH)})"  # noqa: S608
 _POSTGRES_COPY = f"COPY events ({_NAMES}) FROM STDIN"
 # One statement per batch: SQLite unpacks the rows in C with the GIL released, so
 # the insert really runs beside the parser. executemany binds row by row under
 # the GIL and ends up taking turns with it instead.
 _SQLITE_FROM_JSON = (
-    f"INSERT INTO events ({_NAMES}) "  # noqa: S608
-    f"SELECT {', '.join(f'value->>{n}' for n in range(len(EVENT_COLUMNS)))} FROM json_each(?)"
+    f"INSERT INTO events ({_NAMES}) SELECT ?, ?, ?, "  # noqa: S608
+    f"{', '.join(f'value->>{n}' for n in range(len(ROW_COLUMNS)))} FROM json_each(?)"
 )
 _JSON_OPERATORS = sqlite3.sqlite_version_info >= (3, 38, 0)
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -51,8 +53,9 @@ def _aware_utc(naive_utc: datetime) -> datetime:
 
 
 class EventSink:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, constants: tuple[int, int, str]) -> None:
         connection = session.connection()
+        self.constants = constants
         self.postgres = connection.dialect.name == "postgresql"
         self._raw: Any = connection.connection.dbapi_connection
         #: How an aware UTC datetime is handed to this driver.
@@ -85,15 +88,16 @@ class EventSink:
 
     def _insert(self, rows: Any) -> None:
         if self.postgres:
+            constants = self.constants
             with self._raw.cursor() as cursor, cursor.copy(_POSTGRES_COPY) as copy:
                 for row in rows:
-                    copy.write_row(row)
+                    copy.write_row(constants + row)
             return
         cursor = self._raw.cursor()
         try:
             if isinstance(rows, str):
-                cursor.execute(_SQLITE_FROM_JSON, (rows,))
+                cursor.execute(_SQLITE_FROM_JSON, (*self.constants, rows))
             else:
-                cursor.executemany(_SQLITE_INSERT, rows)
+                cursor.executemany(_SQLITE_INSERT, [self.constants + row for row in rows])
         finally:
             cursor.close()

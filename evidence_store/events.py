@@ -94,10 +94,9 @@ def _aware(naive_utc: datetime) -> Any:
     return naive_utc.replace(tzinfo=UTC)
 
 
-def derive_row(record: EventRecord, *, case_id: int, exhibit_id: int, seq: int,
-               zone_name: str, parser: str,
+def derive_row(record: EventRecord, *, seq: int, zone_name: str,
                time_value: Callable[[datetime], Any] = _aware) -> tuple[Any, ...]:
-    """One events row, in evidence_store.bulk.EVENT_COLUMNS order.
+    """One event's own columns, in evidence_store.bulk.ROW_COLUMNS order.
 
     ``occurred_at`` reaches ``time_value`` as a naive datetime in UTC.
     """
@@ -116,11 +115,11 @@ def derive_row(record: EventRecord, *, case_id: int, exhibit_id: int, seq: int,
         defects = tuple(found)
     # Empty lists are the common case; skipping the encoder for them is measurable.
     return (
-        case_id, exhibit_id, seq, record.kind, time_value(occurred_at),
+        seq, record.kind, time_value(occurred_at),
         local or None, zone_used, record.time_basis, clock.precision,
         _time_flags(clock.precision, flags), record.channel, sender, sender_id,
         _strings(tuple(record.recipients)) if record.recipients else "[]", record.direction,
-        text, subject, _attachments(record.attachments), _locator(record.locator), parser,
+        text, subject, _attachments(record.attachments), _locator(record.locator),
         _strings(tuple(record.flags)) if record.flags else "[]",
         _strings(tuple(defects)) if defects else "[]",
         _encode(dict(record.extra)) if record.extra else "{}",
@@ -147,12 +146,10 @@ class EventWriter:
 
     def add(self, record: EventRecord) -> None:
         if self._sink is None:
-            self._sink = EventSink(self.session)
+            self._sink = EventSink(self.session, (self.case_id, self.exhibit_id, self.parser))
         self.count += 1
-        self._pending.append(derive_row(
-            record, case_id=self.case_id, exhibit_id=self.exhibit_id, seq=self.count,
-            zone_name=self.zone_name, parser=self.parser, time_value=self._sink.time_value,
-        ))
+        self._pending.append(derive_row(record, seq=self.count, zone_name=self.zone_name,
+                                        time_value=self._sink.time_value))
         if record.text is not None:
             self._pending_chars += len(record.text)
         if len(self._pending) >= BATCH or self._pending_chars >= BATCH_CHARS:
