@@ -15,7 +15,11 @@ import json
 import subprocess
 import sys
 import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -52,7 +56,33 @@ print(json.dumps(result))
 """
 
 
+@contextmanager
+def fresh_schema(url: str | None) -> Iterator[str | None]:
+    """On PostgreSQL, a schema of its own for each run (dropped afterwards)."""
+    if not url:
+        yield None
+        return
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    joiner = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{joiner}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 def run_child(mode: str, path: Path, store: Path, url: str | None) -> dict[str, float]:
+    with fresh_schema(url if mode == "ingest" else None) as schema_url:
+        return _child(mode, path, store, schema_url)
+
+
+def _child(mode: str, path: Path, store: Path, url: str | None) -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, "-c", CHILD, mode, str(path), str(store), url or ""],
         capture_output=True, text=True, check=True, cwd=HERE.parent,
@@ -66,7 +96,8 @@ def measure(label: str, path: Path, expected: int, work: Path, url: str | None,
     baseline = run_child("sha256", path, work / f"{label}-unused", url)
     ingest = run_child("ingest", path, work / f"{label}-store", url)
     rate = ingest["events"] / ingest["seconds"]
-    print(f"\n{label}: {size_mb:.1f} MB, {expected:,} messages generated")
+    where = "PostgreSQL" if url else "SQLite"
+    print(f"\n{label} ({where}): {size_mb:.1f} MB, {expected:,} messages generated")
     print(f"  sha256 baseline : {baseline['seconds']:.2f} s "
           f"({size_mb / baseline['seconds']:.0f} MB/s), peak RSS {baseline['peak_rss_mb']:.0f} MB")
     print(f"  ingest          : {ingest['seconds']:.2f} s, {ingest['events']:,} events "
