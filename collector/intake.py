@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO
 
 from sqlalchemy.orm import Session
 
@@ -227,13 +227,12 @@ class Ingestor:
         source = SourceFile(
             name=exhibit.original_name, sha256=exhibit.sha256, size=exhibit.size,
             media_type=exhibit.media_type,
-            open=lambda: counting_reader(self.blobs.open(exhibit.sha256), self.progress),
+            open=lambda: self._open_for_parsing(exhibit),
             siblings=siblings,
         )
         options = ParseOptions(date_order=self.options.date_order,
                                default_region=case.default_region)
         error = None
-        self.progress.begin(f"parsing {exhibit.ref} {exhibit.original_name}", exhibit.size)
         try:
             for record in parser.parse(source, options):
                 if isinstance(record, EventRecord):
@@ -253,6 +252,12 @@ class Ingestor:
         exhibit.notes = json.dumps(notes, ensure_ascii=False)
         self._finish(session, case, item, "failed" if error else "parsed",
                      error=error, events=writer.count, notes=notes)
+
+    def _open_for_parsing(self, exhibit: Exhibit) -> BinaryIO:
+        # A parser may read its file more than once (WhatsApp surveys it first): each
+        # reading gets a bar of its own rather than one that runs past 100%.
+        self.progress.begin(f"parsing {exhibit.ref} {exhibit.original_name}", exhibit.size)
+        return counting_reader(self.blobs.open(exhibit.sha256), self.progress)
 
     def _embedded(self, session: Session, case: Case, item: _Item, record: EmbeddedFile) -> None:
         if item.depth >= self.options.limits.max_depth:

@@ -23,3 +23,10 @@ def test_init_is_idempotent(store_dir):
     with second.session() as session:
         assert [e.action for e in custody.entries_of(session, "store")] == ["store_initialised"]
     second.close()
+
+
+def test_the_postgres_run_really_uses_postgres(store):
+    import os
+
+    expected = "postgresql" if os.environ.get("CONDUCT_DATABASE_URL") else "sqlite"
+    assert store.engine.dialect.name == expected
