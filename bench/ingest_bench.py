@@ -15,16 +15,13 @@ import json
 import subprocess
 import sys
 import tempfile
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from bench.generate import mbox, whatsapp_export  # noqa: E402
+from evidence_store.database import scratch_schema  # noqa: E402
 
 CHILD = r"""
 import hashlib, json, resource, sys, time
@@ -56,29 +53,10 @@ print(json.dumps(result))
 """
 
 
-@contextmanager
-def fresh_schema(url: str | None) -> Iterator[str | None]:
-    """On PostgreSQL, a schema of its own for each run (dropped afterwards)."""
-    if not url:
-        yield None
-        return
-    from sqlalchemy import create_engine, text
-
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    joiner = "&" if "?" in url else "?"
-    try:
-        yield f"{url}{joiner}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def run_child(mode: str, path: Path, store: Path, url: str | None) -> dict[str, float]:
-    with fresh_schema(url if mode == "ingest" else None) as schema_url:
+    if mode != "ingest" or not url:
+        return _child(mode, path, store, None)
+    with scratch_schema(url, prefix="bench") as schema_url:
         return _child(mode, path, store, schema_url)
 
 

@@ -5,14 +5,12 @@ its own, and an unreachable server is an error, never a skip."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, text
 
+from evidence_store.database import scratch_schema
 from evidence_store.store import Store, init_store
 
 DATABASE_ENV = "CONDUCT_DATABASE_URL"
@@ -24,19 +22,9 @@ def database_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str | None]:
     if not base:
         yield None
         return
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    joiner = "&" if "?" in base else "?"
-    url = f"{base}{joiner}options={quote(f'-csearch_path={schema}')}"
-    monkeypatch.setenv(DATABASE_ENV, url)
-    try:
+    with scratch_schema(base, prefix="t") as url:
+        monkeypatch.setenv(DATABASE_ENV, url)
         yield url
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture
