@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import OperationalError
 
 from collector.intake import IngestOptions, Ingestor
 from collector.outcome import ExhibitOutcome
@@ -318,7 +319,16 @@ def demo(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except OperationalError as exc:
+        # The database is down or locked: an operating condition, not a bug.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
+        print(f"conduct: database unavailable: {reason}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("conduct: interrupted; nothing half-written was committed", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

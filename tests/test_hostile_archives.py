@@ -105,3 +105,4 @@ def test_nested_archives_stop_at_the_depth_limit(store, tmp_path):
     deepest = outcome.children[0].children[0]
     assert deepest.status == "stored_unparsed"
     assert deepest.error == "archive nested deeper than 2; stored unexpanded"
+
