@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from collector.archives import ArchiveDamaged, ArchiveLimits, ArchiveRefused, ZipReader, is_zip
 from collector.outcome import ExhibitOutcome
 from collector.progress import NoProgress, Progress, counting_reader
+from collector.siblings import SiblingIndex
 from evidence_store import cases, custody
 from evidence_store.blobs import BlobSizeExceeded, BlobStore, StoredBlob
 from evidence_store.events import EventWriter
@@ -98,31 +99,35 @@ class Ingestor:
     # -- folders and files --------------------------------------------------
 
     def _ingest_folder(self, folder: Path) -> list[ExhibitOutcome]:
-        outcomes: list[ExhibitOutcome] = []
-        for directory, subdirs, files in os.walk(folder, followlinks=False):
+        files: list[Path] = []
+        for directory, subdirs, names in os.walk(folder, followlinks=False):
             subdirs.sort()
-            group = [Path(directory) / name for name in sorted(files)]
-            regular = [p for p in group if p.is_file() and not p.is_symlink()]
-            outcomes.extend(self._ingest_group(regular))
-        return outcomes
+            for name in sorted(names):
+                path = Path(directory) / name
+                # Links are not followed: they could point anywhere on the host.
+                if path.is_file() and not path.is_symlink():
+                    files.append(path)
+        return self._ingest_group(files, root=folder)
 
-    def _ingest_group(self, files: list[Path]) -> list[ExhibitOutcome]:
+    def _ingest_group(self, files: list[Path], root: Path | None = None) -> list[ExhibitOutcome]:
         """Files that arrived together: all stored first, so a chat can link its media."""
         if not files:
             return []
         with self.store.session() as session:
             case = cases.get_case(session, self.case_ref)
-            items = []
+            items: list[tuple[str, _Item]] = []
             for path in files:
-                self.progress.begin(f"storing {path.name}", path.stat().st_size)
+                where = path.relative_to(root).as_posix() if root else path.name
+                self.progress.begin(f"storing {where}", path.stat().st_size)
                 with path.open("rb") as handle:
-                    items.append(self._receive(session, case, handle, path.name,
-                                               parent=None, member=None, depth=0))
+                    item = self._receive(session, case, handle, path.name, parent=None,
+                                         member=where if root else None, depth=0)
+                items.append((where, item))
                 self.progress.end()
-            siblings = {item.exhibit.original_name: item.exhibit.sha256 for item in items}
-            for item in items:
-                self._process(session, case, item, siblings)
-            return [item.outcome for item in items]
+            index = SiblingIndex({where: item.exhibit.sha256 for where, item in items})
+            for where, item in items:
+                self._process(session, case, item, index.beside(where))
+            return [item.outcome for _, item in items]
 
     # -- receipt ------------------------------------------------------------
 
@@ -315,12 +320,11 @@ class Ingestor:
         finally:
             reader.close()
         warnings.extend(reader.skipped)
-        siblings: dict[str, str] = {}
+        index = SiblingIndex({child.exhibit.member_path or child.exhibit.original_name:
+                              child.exhibit.sha256 for child in children})
         for child in children:
-            siblings.setdefault(child.exhibit.original_name, child.exhibit.sha256)
-            siblings.setdefault(child.exhibit.member_path or "", child.exhibit.sha256)
-        for child in children:
-            self._process(session, case, child, siblings)
+            self._process(session, case, child,
+                          index.beside(child.exhibit.member_path or child.exhibit.original_name))
         notes = [{"code": "archive_entry_not_extracted", "message": m} for m in failures]
         notes += [{"code": "archive_entry_warning", "message": m} for m in warnings]
         exhibit.notes = json.dumps(notes, ensure_ascii=False)

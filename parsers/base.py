@@ -28,6 +28,8 @@ class Probe:
 class ParseOptions:
     date_order: DateOrder | None = None
     default_region: str = "GB"
+    #: Generic CSV only: (our field, the file's column header) pairs given by the officer.
+    column_map: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,6 +103,13 @@ class EventRecord:
     defects: tuple[str, ...] = ()
     # Format-specific facts worth keeping (labels, thread ids, raw sender text).
     extra: Mapping[str, str] = field(default_factory=dict)
+    # The conversation this record belongs to, stable within the file (an SMS
+    # address, a thread folder, a Telegram chat id); None when the file is one chat.
+    conversation: str | None = None
+    # Normalised identifiers of everyone in that conversation, as far as the file
+    # says; scoping (ingest --only-with) keeps a record when any of these, the
+    # sender_id or a recipient is one of the named identifiers.
+    participants: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
