@@ -21,12 +21,14 @@ from sqlalchemy.orm import Session
 from collector.archives import ArchiveDamaged, ArchiveLimits, ArchiveRefused, ZipReader, is_zip
 from collector.outcome import ExhibitOutcome
 from collector.progress import NoProgress, Progress, counting_reader
+from collector.scope import Scope
 from collector.siblings import SiblingIndex
 from evidence_store import cases, custody
 from evidence_store.blobs import BlobSizeExceeded, BlobStore, StoredBlob
 from evidence_store.events import EventWriter
 from evidence_store.models import Case, Exhibit
 from evidence_store.store import Store
+from parsers import generic_csv
 from parsers.base import DateOrder, ParseOptions, Parser, Probe, SourceFile
 from parsers.errors import ParserError
 from parsers.records import EmbeddedFile, EventRecord, FileNote
@@ -46,6 +48,10 @@ class IngestOptions:
     initials: str | None = None
     timezone: str | None = None
     date_order: DateOrder | None = None
+    #: Generic CSV: (field, column header) pairs; files no parser claims are read with it.
+    column_map: tuple[tuple[str, str], ...] = ()
+    #: Proportionate review: keep only records involving these normalised identifiers.
+    only_with: frozenset[str] = frozenset()
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
 
 
@@ -209,12 +215,15 @@ class Ingestor:
         if item.blob.size == 0:
             self._finish(session, case, item, "stored_unparsed", error="empty file")
             return
-        if is_zip(item.blob.head):
-            self._expand_zip(session, case, item)
-            return
         probe = Probe(name=exhibit.original_name, head=item.blob.head,
                       media_type=exhibit.media_type, size=item.blob.size)
+        # Parsers are asked first even for ZIPs: an .xlsx diary is a ZIP too.
         parser = find_parser(probe)
+        if parser is None and is_zip(item.blob.head):
+            self._expand_zip(session, case, item)
+            return
+        if parser is None and self.options.column_map and item.depth == 0:
+            parser = generic_csv.PARSER
         if parser is None:
             self._finish(session, case, item, "stored_unparsed",
                          error=f"no parser for this file ({exhibit.media_type})")
@@ -236,17 +245,34 @@ class Ingestor:
             siblings=siblings,
         )
         options = ParseOptions(date_order=self.options.date_order,
-                               default_region=case.default_region)
+                               default_region=case.default_region,
+                               column_map=self.options.column_map)
+        scope = None
         error = None
         try:
+            if self.options.only_with:
+                scope = Scope.survey(self.options.only_with, parser.parse(source, options))
+            # An embedded file waits for the record that refers to it, so media of
+            # conversations left out of scope is not extracted either.
+            waiting: list[EmbeddedFile] = []
             for record in parser.parse(source, options):
                 if isinstance(record, EventRecord):
-                    writer.add(record)
+                    if scope is None or scope.keeps(record):
+                        if waiting:
+                            writer.wait()
+                            for embedded in waiting:
+                                self._embedded(session, case, item, embedded)
+                        writer.add(record)
+                    elif scope is not None:
+                        scope.media_left_out += len(waiting)
+                    waiting = []
                 elif isinstance(record, EmbeddedFile):
-                    writer.wait()
-                    self._embedded(session, case, item, record)
+                    waiting.append(record)
                 elif isinstance(record, FileNote):
                     notes.append({"code": record.code, "message": record.message})
+            writer.wait()
+            for embedded in waiting:
+                self._embedded(session, case, item, embedded)
         except ParserError as exc:
             error = str(exc) or type(exc).__name__
         except Exception as exc:  # noqa: BLE001 - one broken parser must not stop a batch
@@ -254,6 +280,8 @@ class Ingestor:
         finally:
             self.progress.end()
             writer.close()
+        if scope is not None:
+            item.outcome.left_out = scope.report()
         exhibit.notes = json.dumps(notes, ensure_ascii=False)
         self._finish(session, case, item, "failed" if error else "parsed",
                      error=error, events=writer.count, notes=notes)
@@ -351,6 +379,8 @@ class Ingestor:
             details["timezone"] = self.options.timezone
         if self.options.date_order:
             details["date_order"] = self.options.date_order
+        if item.outcome.left_out is not None:
+            details["scope"] = item.outcome.left_out
         action = {"parsed": "parsed", "failed": "parse_failed"}.get(status, "not_parsed")
         custody.append(session, custody.case_chain(case.ref), self.options.received_by, action,
                        exhibit.ref, details)

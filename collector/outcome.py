@@ -21,6 +21,8 @@ class ExhibitOutcome:
     duplicate_of: str | None = None
     top_level: bool = True
     warnings: list[str] = field(default_factory=list)
+    #: With ingest --only-with: how much was kept and left out, for disclosure.
+    left_out: dict[str, Any] | None = None
     children: list[ExhibitOutcome] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
@@ -35,6 +37,7 @@ class ExhibitOutcome:
             "error": self.error,
             "duplicate_of": self.duplicate_of,
             "warnings": self.warnings,
+            "scope": self.left_out,
             "children": [child.as_json() for child in self.children],
         }
 
@@ -54,6 +57,9 @@ class ExhibitOutcome:
         what = self.format or "unknown format"
         if self.status == "parsed":
             text = f"{self.ref} {self.name}: {what}, {self.events} events"
+            if self.left_out and self.left_out["left_out_events"]:
+                text += (f", {self.left_out['left_out_events']} left out of scope in "
+                         f"{self.left_out['left_out_conversations']} conversations")
             inside = len(self.children)
             return text + (f" ({inside} item{'s' * (inside != 1)} inside)" if inside else "")
         if self.status == "duplicate":

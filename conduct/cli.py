@@ -19,10 +19,11 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import OperationalError
 
+from collector.identities import BadIdentifier, normalise_identifier
 from collector.intake import IngestOptions, Ingestor
 from collector.outcome import ExhibitOutcome
 from conduct.terminal import RichProgress, wants_progress
-from evidence_store import cases, custody
+from evidence_store import cases, custody, persons
 from evidence_store.cases import CaseError
 from evidence_store.localtime import UnknownTimeZone, zone
 from evidence_store.store import Store, StoreNotInitialised, init_store, open_store, store_root
@@ -36,13 +37,15 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Conduct: evidence collector for stalking and harassment cases.")
 case_app = typer.Typer(no_args_is_help=True, help="Open and list cases.")
 app.add_typer(case_app, name="case")
+person_app = typer.Typer(no_args_is_help=True, help="Record who is who: victim, suspect, ...")
+app.add_typer(person_app, name="person")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (
     CaseError, StoreNotInitialised, UnknownTimeZone, FileNotFoundError, PermissionError,
-    IsADirectoryError,
+    IsADirectoryError, BadIdentifier,
 )
 
 
@@ -127,8 +130,54 @@ def case_list() -> None:
     """List cases in the store."""
     with opened() as store, store.session() as session:
         for case in cases.list_cases(session):
-            out.print(f"{case.ref}\t{case.title}\t{case.officer_name}\t{case.timezone}",
-                      markup=False)
+            print(f"{case.ref}\t{case.title}\t{case.officer_name}\t{case.timezone}")
+
+
+class Role(StrEnum):
+    victim = "victim"
+    suspect = "suspect"
+    witness = "witness"
+    other = "other"
+
+
+@person_app.command("add")
+def person_add(
+    ref: str,
+    name: str,
+    role: Annotated[Role, typer.Option(help="Their part in the case.")],
+    ids: Annotated[list[str] | None, typer.Option(
+        "--id", help="Phone, e-mail, platform:handle or name:Display Name (repeatable).")
+    ] = None,
+) -> None:
+    """Record a person and the identifiers they use; the timeline then names them."""
+    with opened() as store, store.session() as session:
+        case = guarded(lambda: cases.get_case(session, ref))
+        values = [guarded(lambda v=v: normalise_identifier(v, case.default_region))
+                  for v in ids or []]
+        guarded(lambda: persons.add_person(session, case, name, role.value, values,
+                                           settings.user))
+    out.print(f"{name} ({role.value}): {', '.join(values) or 'no identifiers yet'}",
+              markup=False)
+
+
+@person_app.command("list")
+def person_list(ref: str) -> None:
+    """People recorded in a case, with their identifiers."""
+    with opened() as store, store.session() as session:
+        case = guarded(lambda: cases.get_case(session, ref))
+        for person, values in persons.persons_of(session, case):
+            # Plain print: tab-separated output is for scripts, and Rich expands tabs.
+            print(f"{person.name}\t{person.role}\t{', '.join(values)}")
+
+
+def _column_map(pairs: list[str]) -> tuple[tuple[str, str], ...]:
+    mapping = []
+    for pair in pairs:
+        field, sep, header = pair.partition("=")
+        if not sep or not field.strip() or not header:
+            fail(f"--csv-map takes FIELD=Column Header, not {pair!r}")
+        mapping.append((field.strip(), header))
+    return tuple(mapping)
 
 
 class DateOrderChoice(StrEnum):
@@ -153,6 +202,12 @@ def ingest(
                         ] = None,
     date_order: Annotated[DateOrderChoice | None, typer.Option(
         help="Day/month order of the source's dates when the file cannot tell.")] = None,
+    only_with: Annotated[list[str] | None, typer.Option(
+        "--only-with", help="Keep only conversations involving this identifier (repeatable).")
+    ] = None,
+    csv_map: Annotated[list[str] | None, typer.Option(
+        "--csv-map", help="Generic CSV: FIELD=Column Header (time, text, sender, recipient, "
+        "direction, subject, channel; channel_name=NAME for a fixed channel).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Store, hash and parse evidence; exit non-zero when anything could not be parsed."""
@@ -162,10 +217,13 @@ def ingest(
         with store.session() as session:
             case = guarded(lambda: cases.get_case(session, ref))
             officer = by or case.officer_name
+            scope = frozenset(guarded(lambda v=v: normalise_identifier(v, case.default_region))
+                              for v in only_with or [])
         options = IngestOptions(
             received_by=officer, received_from=received_from, how_obtained=how,
             initials=initials, timezone=timezone,
             date_order=date_order.value if date_order else None,  # type: ignore[arg-type]
+            column_map=_column_map(csv_map or []), only_with=scope,
         )
         bar = RichProgress(err) if wants_progress() and not as_json else None
         with bar or nullcontext():
@@ -237,7 +295,7 @@ def _fit(text: str, size: int) -> str:
 def _table_line(when: str, kind: str, channel: str, sender: str, exhibit: str, text: str,
                 width: int) -> str:
     # Streamed line by line (a table object would hold a million-event case in memory).
-    fixed = f"{when:<21} {kind:<10} {channel:<9} {_fit(sender, 18):<18} {_fit(exhibit, 9):<9} "
+    fixed = f"{when:<21} {kind:<8} {channel:<9} {_fit(sender, 22):<22} {_fit(exhibit, 9):<9} "
     return fixed + _fit(text, max(width - len(fixed), 20)) + "\n"
 
 
@@ -267,8 +325,11 @@ def _print_timeline(events: Iterator[dict[str, Any]], fmt: TimelineFormat) -> in
         if notable:
             text = f"[{', '.join(notable)}] {text}"
         when = event["occurred_at"].replace("T", " ")
-        sys.stdout.write(_table_line(when, event["kind"], event["channel"],
-                                     event["sender"] or "", event["exhibit"], text, width))
+        sender = event["sender"] or ""
+        if event["sender_role"]:
+            sender = f"{event['sender_person']} ({event['sender_role']})"
+        sys.stdout.write(_table_line(when, event["kind"], event["channel"], sender,
+                                     event["exhibit"], text, width))
     out.print(f"{count} events", markup=False)
     return count
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from conduct.sample_case import VICTIM, write_sample_case
+from conduct.sample_case import SUSPECT, VICTIM, write_sample_case
 
 
 def _run(console: Console, store: Path, *args: str) -> int:
@@ -36,6 +36,10 @@ def run_demo(keep: Path | None, console: Console) -> None:
         ("init",),
         ("case", "create", "DEMO-1", "--title", "Harassment of Alex Morgan (synthetic)",
          "--officer", "PC Jane Smith", "--initials", "JS"),
+        ("person", "add", "DEMO-1", VICTIM, "--role", "victim", "--id", f"name:{VICTIM}",
+         "--id", "alex.morgan@example.org"),
+        ("person", "add", "DEMO-1", SUSPECT, "--role", "suspect", "--id", f"name:{SUSPECT}",
+         "--id", "+44 7700 900461", "--id", "sam.t.1990@example.com"),
         ("ingest", "DEMO-1", str(material), "--received-from", f"{VICTIM} (victim)",
          "--how", "files copied from the victim's phone and laptop at interview"),
         ("timeline", "DEMO-1"),

@@ -12,13 +12,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from evidence_store.models import Case, Event, Exhibit
+from evidence_store.persons import Attribution, attribution_map
+
+_NOBODY = Attribution("", "")
 
 #: Column order of the CSV timeline, shared by `timeline --format csv` and exports.
 COLUMNS = (
     "id", "kind", "occurred_at", "local_time", "time_zone", "time_basis", "precision",
-    "time_flags", "channel", "sender", "sender_id", "recipients", "direction", "text",
-    "subject", "attachments", "exhibit", "source_sha256", "locator", "parser", "flags",
-    "defects", "extra",
+    "time_flags", "channel", "sender", "sender_id", "sender_person", "sender_role",
+    "recipients", "direction", "direction_basis", "text", "subject", "attachments", "exhibit",
+    "source_sha256", "locator", "parser", "flags", "defects", "extra",
 )
 _JSON_COLUMNS = ("time_flags", "recipients", "attachments", "locator", "flags", "defects", "extra")
 
@@ -51,8 +54,32 @@ def iter_events(session: Session, case: Case, filt: TimelineFilter | None = None
     if filt.channel is not None:
         query = query.where(Event.channel == filt.channel)
     query = query.order_by(Event.occurred_at, Event.id).execution_options(yield_per=2000)
+    people = attribution_map(session, case)
     for event, exhibit_ref, sha in session.execute(query):
-        yield event_dict(event, exhibit_ref, sha)
+        yield attribute(event_dict(event, exhibit_ref, sha), people)
+
+
+def attribute(row: dict[str, Any], people: dict[str, Attribution]) -> dict[str, Any]:
+    """Name the sender from the case's persons, and derive direction when the source
+    did not state it: from the victim is outgoing, from anyone else known or to the
+    victim is incoming. ``direction_basis`` says which it was."""
+    row["direction_basis"] = "source" if row["direction"] != "unknown" else None
+    if row["kind"] == "system":
+        # A notice names a person but was not written by them.
+        row["sender_person"] = row["sender_role"] = None
+        return row
+    who = people.get(row["sender_id"] or "") or (
+        people.get(f"name:{row['sender'].casefold()}") if row["sender"] else None)
+    row["sender_person"] = who.name if who else None
+    row["sender_role"] = who.role if who else None
+    if row["direction"] == "unknown":
+        to_victim = any(people.get(r, _NOBODY).role == "victim" for r in row["recipients"])
+        if who is not None:
+            row["direction"] = "outgoing" if who.role == "victim" else "incoming"
+        elif to_victim:
+            row["direction"] = "incoming"
+        row["direction_basis"] = "persons" if row["direction"] != "unknown" else None
+    return row
 
 
 def event_dict(event: Event, exhibit_ref: str, source_sha256: str) -> dict[str, Any]:
@@ -73,6 +100,9 @@ def event_dict(event: Event, exhibit_ref: str, source_sha256: str) -> dict[str, 
         "exhibit": exhibit_ref,
         "source_sha256": source_sha256,
         "parser": event.parser,
+        "sender_person": None,
+        "sender_role": None,
+        "direction_basis": None,
     }
     for column in _JSON_COLUMNS:
         row[column] = json.loads(getattr(event, column))

@@ -271,6 +271,11 @@ class _MessageReader:
             # Last: reading the headers above adds their defects.
             defects=self._final_defects(parts),
             extra=extra,
+            # A Gmail thread when Takeout says so; otherwise each message stands alone,
+            # so scoping an inbox keeps only mail to or from the people named.
+            conversation=extra.get("gmail_thread_id") or extra.get("message_id"),
+            participants=tuple(dict.fromkeys(
+                i for i in (sender.identifier, *recipients) if i is not None)),
         )
         return [*files, record]
 

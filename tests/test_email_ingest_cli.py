@@ -49,3 +49,22 @@ def test_an_attached_email_is_parsed_as_its_own_child_exhibit(store_dir, tmp_pat
     attached = [c for c in report["exhibits"][0]["children"] if c["format"] == "eml"]
     assert [(c["status"], c["events"]) for c in attached] == [("parsed", 1)]
     assert [e["exhibit"] for e in timeline_json()].count(attached[0]["ref"]) == 1
+
+
+def test_scoping_an_inbox_keeps_only_mail_with_the_named_address(store_dir, tmp_path):
+    open_case()
+    _, report = ingest_json("OP-1", _sample(tmp_path), extra=("--only-with", "Carol@example.org"))
+    top = report["exhibits"][0]
+    senders = {e["sender_id"] for e in timeline_json() if e["exhibit"] == "JS/1"}
+    assert senders == {"carol@example.org"}
+    assert top["scope"]["left_out_events"] == top["scope"]["kept_events"] + 3
+
+
+def test_scoping_takeout_works_by_gmail_thread(store_dir, tmp_path):
+    open_case()
+    target = tmp_path / "takeout.mbox"
+    shutil.copyfile(FIXTURE.parent / "takeout.mbox", target)
+    _, report = ingest_json("OP-1", target, extra=("--only-with", "stalker@example.com"))
+    thread = [e["extra"]["gmail_thread_id"] for e in timeline_json()]
+    assert thread == ["1793160934412345678", "1793160934412345678", "1793160934412345680"]
+    assert report["exhibits"][0]["scope"]["kept_conversations"] == 2
