@@ -1,11 +1,13 @@
 """Ingest throughput and peak memory, against plain SHA-256 over the same bytes.
 
-Generates a 200,000-message WhatsApp export and a 200 MB mbox (or smaller with
---scale), then for each runs, in a fresh subprocess so peak RSS is its own:
+Generates a 200,000-message WhatsApp export, a 200 MB mbox and a 1,000,000-message
+(~500 MB) SMS Backup & Restore file (or smaller with --scale), then for each runs,
+in a fresh subprocess so peak RSS is its own:
   1. hashlib SHA-256 over the file (the baseline: the least any ingest must do);
-  2. a full `Ingestor` run into a new embedded store (store, hash, parse, write events).
-Targets: WhatsApp >= 50,000 messages/s, mbox >= 1,500 messages/s, peak RSS < 300 MB.
-Run: .venv/bin/python bench/ingest_bench.py [--scale 0.1] [--database-url URL]
+  2. a full `Ingestor` run into a new store (store, hash, parse, write events).
+Targets: WhatsApp >= 50,000 messages/s, mbox >= 1,500 messages/s, SMS >= 30,000
+messages/s, peak RSS < 300 MB.
+Run: .venv/bin/python bench/ingest_bench.py [--scale 0.1] [--only sms] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from bench.generate import mbox, whatsapp_export  # noqa: E402
+from bench.generate_sms import sms_backup  # noqa: E402
 from evidence_store.database import scratch_schema  # noqa: E402
 
 CHILD = r"""
@@ -74,6 +77,8 @@ def measure(label: str, path: Path, expected: int, work: Path, url: str | None,
     baseline = run_child("sha256", path, work / f"{label}-unused", url)
     ingest = run_child("ingest", path, work / f"{label}-store", url)
     rate = ingest["events"] / ingest["seconds"]
+    if ingest["status"] != "parsed":
+        print(f"  ingest status {ingest['status']}: {ingest['error']}")
     where = "PostgreSQL" if url else "SQLite"
     print(f"\n{label} ({where}): {size_mb:.1f} MB, {expected:,} messages generated")
     print(f"  sha256 baseline : {baseline['seconds']:.2f} s "
@@ -90,7 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--database-url", default=None)
-    parser.add_argument("--only", choices=("whatsapp", "mbox"), default=None)
+    parser.add_argument("--only", choices=("whatsapp", "mbox", "sms"), default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="conduct-bench-") as tmp:
         work = Path(tmp)
@@ -102,6 +107,11 @@ def main() -> None:
             box = work / "All mail Including Spam and Trash.mbox"
             count = mbox(box, int(200e6 * args.scale))
             measure("mbox", box, count, work, args.database_url, 1_500)
+            box.unlink()
+        if args.only in (None, "sms"):
+            backup = work / "sms-20240412093000.xml"
+            count = sms_backup(backup, int(1_000_000 * args.scale))
+            measure("sms", backup, count, work, args.database_url, 30_000)
 
 
 if __name__ == "__main__":

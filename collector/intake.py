@@ -28,11 +28,10 @@ from evidence_store.blobs import BlobSizeExceeded, BlobStore, StoredBlob
 from evidence_store.events import EventWriter
 from evidence_store.models import Case, Exhibit
 from evidence_store.store import Store
-from parsers import generic_csv
 from parsers.base import DateOrder, ParseOptions, Parser, Probe, SourceFile
 from parsers.errors import ParserError
 from parsers.records import EmbeddedFile, EventRecord, FileNote
-from parsers.registry import find_parser
+from parsers.registry import by_name, find_parser
 from parsers.sniff import media_type
 
 # What reading one damaged or unsupported ZIP entry can raise; the other entries go on.
@@ -223,7 +222,7 @@ class Ingestor:
             self._expand_zip(session, case, item)
             return
         if parser is None and self.options.column_map and item.depth == 0:
-            parser = generic_csv.PARSER
+            parser = by_name("generic_csv")
         if parser is None:
             self._finish(session, case, item, "stored_unparsed",
                          error=f"no parser for this file ({exhibit.media_type})")

@@ -48,6 +48,10 @@ class Scope:
         return cls(identifiers, found)
 
     def keeps(self, record: EventRecord) -> bool:
+        if record.kind == "incident":
+            # The victim's own diary names no identifiers but is about the suspect.
+            self.kept += 1
+            return True
         key = record.conversation or _WHOLE_FILE
         if key in self.conversations:
             self.kept += 1

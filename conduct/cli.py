@@ -206,8 +206,9 @@ def ingest(
         "--only-with", help="Keep only conversations involving this identifier (repeatable).")
     ] = None,
     csv_map: Annotated[list[str] | None, typer.Option(
-        "--csv-map", help="Generic CSV: FIELD=Column Header (time, text, sender, recipient, "
-        "direction, subject, channel; channel_name=NAME for a fixed channel).")] = None,
+        "--csv-map", help="Generic CSV: FIELD=Column Header (time, text, sender, sender_id, "
+        "recipient, direction, subject, channel, conversation; channel_name=NAME for a fixed "
+        "channel). Used for files no other parser recognises.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Store, hash and parse evidence; exit non-zero when anything could not be parsed."""

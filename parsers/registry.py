@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from parsers import eml, mbox, whatsapp
+from parsers import diary_csv, diary_xlsx, eml, generic_csv, mbox, whatsapp
 from parsers.base import Parser, Probe
 
 PARSERS: tuple[Parser, ...] = (
     whatsapp.PARSER,
     mbox.PARSER,
     eml.PARSER,
+    # Victim-written logs come after every service's own format.
+    diary_xlsx.PARSER,
+    diary_csv.PARSER,
+    # Never claims a file by content; chosen when the officer gives --csv-map.
+    generic_csv.PARSER,
 )
 
 

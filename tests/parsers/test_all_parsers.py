@@ -17,6 +17,8 @@ from tests.parsers.support import FIXTURES, probe_of, source_of
 OWNERS: dict[str, set[str]] = {
     "whatsapp": {"whatsapp"},
     "email": {"mbox", "eml"},
+    "diary": {"diary_csv", "diary_xlsx"},
+    "generic_csv": set(),
 }
 
 
