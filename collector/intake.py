@@ -71,6 +71,9 @@ class Ingestor:
         self.case_ref = case_ref
         self.options = options
         self.progress = progress or NoProgress()
+        # sha256 of every file a written record refers to: such a file, though no
+        # parser reads it, is accounted for (a chat's photo), not a failure.
+        self.linked: set[str] = set()
 
     @property
     def blobs(self) -> BlobStore:
@@ -91,6 +94,9 @@ class Ingestor:
                 outcomes.extend(self._ingest_folder(path))
             else:
                 outcomes.extend(self._ingest_group([path]))
+        for top in outcomes:
+            for outcome in top.walk():
+                outcome.linked = outcome.sha256 in self.linked
         return outcomes
 
     def ingest_stream(self, stream: IO[bytes], name: str) -> ExhibitOutcome:
@@ -257,6 +263,8 @@ class Ingestor:
             for record in parser.parse(source, options):
                 if isinstance(record, EventRecord):
                     if scope is None or scope.keeps(record):
+                        if record.attachments:
+                            self.linked.update(a.sha256 for a in record.attachments if a.sha256)
                         if waiting:
                             writer.wait()
                             for embedded in waiting:

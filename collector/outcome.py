@@ -21,6 +21,8 @@ class ExhibitOutcome:
     duplicate_of: str | None = None
     top_level: bool = True
     warnings: list[str] = field(default_factory=list)
+    #: A record of this ingest refers to this file (a chat's photo, say).
+    linked: bool = False
     #: With ingest --only-with: how much was kept and left out, for disclosure.
     left_out: dict[str, Any] | None = None
     children: list[ExhibitOutcome] = field(default_factory=list)
@@ -38,6 +40,7 @@ class ExhibitOutcome:
             "duplicate_of": self.duplicate_of,
             "warnings": self.warnings,
             "scope": self.left_out,
+            "linked": self.linked,
             "children": [child.as_json() for child in self.children],
         }
 
@@ -51,7 +54,8 @@ class ExhibitOutcome:
     def unparsed_problem(self) -> bool:
         """Counts against the exit status: a failure anywhere, or an item the officer
         named that no parser could read. Unparsed archive members (chat media) do not."""
-        return self.status == "failed" or (self.top_level and self.status == "stored_unparsed")
+        return self.status == "failed" or (
+            self.top_level and self.status == "stored_unparsed" and not self.linked)
 
     def one_line(self) -> str:
         what = self.format or "unknown format"
@@ -65,6 +69,8 @@ class ExhibitOutcome:
         if self.status == "duplicate":
             return (f"{self.ref} {self.name}: same bytes as {self.duplicate_of}; "
                     "recorded as a duplicate")
+        if self.status == "stored_unparsed" and self.linked:
+            return f"{self.ref} {self.name}: stored; a message refers to it"
         if self.status == "stored_unparsed":
             return f"{self.ref} {self.name}: stored, not parsed ({self.error or what})"
         return f"{self.ref} {self.name}: stored, could not be parsed: {self.error}"

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from parsers import diary_csv, diary_xlsx, eml, generic_csv, mbox, whatsapp
+from parsers import (
+    diary_csv,
+    diary_xlsx,
+    eml,
+    generic_csv,
+    ios_sms_db,
+    mbox,
+    meta_e2ee_json,
+    meta_html,
+    meta_json,
+    telegram,
+    whatsapp,
+)
 from parsers.base import Parser, Probe
 
 PARSERS: tuple[Parser, ...] = (
     whatsapp.PARSER,
     mbox.PARSER,
     eml.PARSER,
+    meta_json.PARSER,
+    meta_e2ee_json.PARSER,
+    meta_html.PARSER,
+    telegram.PARSER,
+    ios_sms_db.PARSER,
     # Victim-written logs come after every service's own format.
     diary_xlsx.PARSER,
     diary_csv.PARSER,

@@ -55,3 +55,27 @@ def test_scoping_never_leaves_out_the_victims_own_diary(store_dir, tmp_path):
                             extra=("--only-with", "+447700900461"))
     [top] = report["exhibits"]
     assert top["events"] > 0 and top["scope"]["left_out_events"] == 0
+
+
+def test_a_facebook_download_folder_links_media_across_its_tree(store_dir, tmp_path):
+    open_case()
+    export = tmp_path / "facebook"
+    shutil.copytree(FIXTURES / "meta" / "facebook_2024", export)
+    code, report = ingest_json("OP-1", export)
+    threads = [e for e in report["exhibits"] if e["format"] == "meta_json"]
+    assert code == 0 and threads and all(t["status"] == "parsed" for t in threads)
+    linked = [a for e in timeline_json() for a in e["attachments"]]
+    stored = {e["sha256"] for e in report["exhibits"]}
+    assert linked and all(a["sha256"] in stored for a in linked if a["sha256"])
+    assert any(a["sha256"] for a in linked)
+
+
+def test_a_facebook_download_zip_links_media_too(store_dir, tmp_path):
+    open_case()
+    archive = shutil.make_archive(str(tmp_path / "facebook-download"), "zip",
+                                  FIXTURES / "meta" / "facebook_2024")
+    code, report = ingest_json("OP-1", archive)
+    children = report["exhibits"][0]["children"]
+    stored = {c["sha256"] for c in children}
+    linked = [a["sha256"] for e in timeline_json() for a in e["attachments"] if a["sha256"]]
+    assert code == 0 and linked and set(linked) <= stored

@@ -28,7 +28,7 @@ def source_of(
         size=len(data),
         media_type=media_type(data[:PROBE_SIZE]),
         open=lambda: io.BytesIO(data),
-        siblings=dict(siblings or {}),
+        siblings=siblings if siblings is not None else {},
     )
 
 

@@ -19,6 +19,9 @@ OWNERS: dict[str, set[str]] = {
     "email": {"mbox", "eml"},
     "diary": {"diary_csv", "diary_xlsx"},
     "generic_csv": set(),
+    "meta": {"meta_json", "meta_e2ee_json", "meta_html"},
+    "telegram": {"telegram"},
+    "ios_sms": {"ios_sms_db"},
 }
 
 
