@@ -152,8 +152,7 @@ def person_add(
     """Record a person and the identifiers they use; the timeline then names them."""
     with opened() as store, store.session() as session:
         case = guarded(lambda: cases.get_case(session, ref))
-        values = [guarded(lambda v=v: normalise_identifier(v, case.default_region))
-                  for v in ids or []]
+        values = _identifiers(ids, case.default_region)
         guarded(lambda: persons.add_person(session, case, name, role.value, values,
                                            settings.user))
     out.print(f"{name} ({role.value}): {', '.join(values) or 'no identifiers yet'}",
@@ -168,6 +167,13 @@ def person_list(ref: str) -> None:
         for person, values in persons.persons_of(session, case):
             # Plain print: tab-separated output is for scripts, and Rich expands tabs.
             print(f"{person.name}\t{person.role}\t{', '.join(values)}")
+
+
+def _identifiers(texts: list[str] | None, region: str) -> list[str]:
+    try:
+        return [normalise_identifier(text, region) for text in texts or []]
+    except BadIdentifier as exc:
+        fail(str(exc))
 
 
 def _column_map(pairs: list[str]) -> tuple[tuple[str, str], ...]:
@@ -218,8 +224,7 @@ def ingest(
         with store.session() as session:
             case = guarded(lambda: cases.get_case(session, ref))
             officer = by or case.officer_name
-            scope = frozenset(guarded(lambda v=v: normalise_identifier(v, case.default_region))
-                              for v in only_with or [])
+            scope = frozenset(_identifiers(only_with, case.default_region))
         options = IngestOptions(
             received_by=officer, received_from=received_from, how_obtained=how,
             initials=initials, timezone=timezone,

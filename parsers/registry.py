@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from parsers import (
+    call_log_backup,
     diary_csv,
     diary_xlsx,
+    discord_messages,
+    discord_messages_csv,
     eml,
     generic_csv,
+    google_chat,
+    hangouts,
     ios_sms_db,
     mbox,
     meta_e2ee_json,
     meta_html,
     meta_json,
+    sms_backup,
+    snapchat,
     telegram,
     whatsapp,
+    x_dms,
 )
 from parsers.base import Parser, Probe
 
@@ -26,6 +34,14 @@ PARSERS: tuple[Parser, ...] = (
     meta_html.PARSER,
     telegram.PARSER,
     ios_sms_db.PARSER,
+    sms_backup.PARSER,
+    call_log_backup.PARSER,
+    x_dms.PARSER,
+    snapchat.PARSER,
+    discord_messages.PARSER,
+    discord_messages_csv.PARSER,
+    google_chat.PARSER,
+    hangouts.PARSER,
     # Victim-written logs come after every service's own format.
     diary_xlsx.PARSER,
     diary_csv.PARSER,

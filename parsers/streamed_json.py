@@ -262,6 +262,24 @@ def epoch_clock(value: Any, per_second: int, flags: tuple[str, ...] = ()) -> Wal
     return WallClock(text=text, instant=stamp, precision=precision, flags=flags)
 
 
+def snowflake_clock(message_id: str | None, epoch_ms: int) -> WallClock | None:
+    """The creation time inside a snowflake id (X, Discord): ms since ``epoch_ms``, << 22.
+
+    Used when a record's own time is missing or unreadable; the clock's text is
+    the id itself and a flag says where the time came from.
+    """
+    if message_id is None or not is_digits(message_id) or len(message_id) > 20:
+        return None
+    since_epoch = int(message_id) >> 22
+    if since_epoch == 0:  # no time bits: not a real snowflake
+        return None
+    clock = epoch_clock(str(since_epoch + epoch_ms), 1000, flags=("time_from_message_id",))
+    if clock is None:
+        return None
+    clock.text = message_id
+    return clock
+
+
 # -- reporting -----------------------------------------------------------------------
 
 

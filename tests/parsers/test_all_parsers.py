@@ -22,6 +22,11 @@ OWNERS: dict[str, set[str]] = {
     "meta": {"meta_json", "meta_e2ee_json", "meta_html"},
     "telegram": {"telegram"},
     "ios_sms": {"ios_sms_db"},
+    "sms_backup": {"sms_backup", "call_log_backup"},
+    "x": {"x_dms"},
+    "snapchat": {"snapchat"},
+    "discord": {"discord_messages", "discord_messages_csv"},
+    "google_chat": {"google_chat", "hangouts"},
 }
 
 
