@@ -10,7 +10,7 @@ import json
 import os
 import zipfile
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,6 +74,11 @@ class Ingestor:
         # sha256 of every file a written record refers to: such a file, though no
         # parser reads it, is accounted for (a chat's photo), not a failure.
         self.linked: set[str] = set()
+        self._blob_rows: set[str] = set()
+        # Called before any database access while events are being written on the
+        # writer thread (which shares the connection): the running parse's wait().
+        self._quiesce: Callable[[], None] = _nothing
+        self._first_receipts: dict[str, Exhibit] = {}
 
     @property
     def blobs(self) -> BlobStore:
@@ -152,16 +157,22 @@ class Ingestor:
                         parent: Exhibit | None, member: str | None, depth: int,
                         ref: str | None = None) -> _Item:
         mime = media_type(blob.head)
-        # Every earlier exhibit was flushed when it was added, so these look-ups need
-        # no autoflush; skipping it keeps archives of thousands of members quick.
+        # Rows this ingest added are remembered here, so look-ups need no autoflush
+        # and children can be inserted in batches (an SMS backup has thousands of
+        # MMS images, an archive thousands of members).
         with session.no_autoflush:
             if blob.already_present:
-                cases.ensure_blob(session, blob.sha256, blob.size, mime)
+                self._quiesce()
+            if blob.sha256 not in self._blob_rows:
+                if blob.already_present:
+                    cases.ensure_blob(session, blob.sha256, blob.size, mime)
+                else:
+                    # Bytes never stored before cannot have a row yet.
+                    cases.add_blob(session, blob.sha256, blob.size, mime)
+                self._blob_rows.add(blob.sha256)
+            first = self._first_receipts.get(blob.sha256)
+            if first is None and blob.already_present:
                 first = cases.first_receipt(session, case, blob.sha256)
-            else:
-                # Bytes never stored before cannot have a row or an earlier receipt.
-                cases.add_blob(session, blob.sha256, blob.size, mime)
-                first = None
             if ref is None:
                 ref = (cases.next_child_ref(session, parent) if parent is not None
                        else cases.next_top_ref(session, case, self._initials(case)))
@@ -178,7 +189,11 @@ class Ingestor:
             description=self._describe(name, parent, member), notes="[]",
         )
         session.add(exhibit)
-        session.flush()
+        if first is None:
+            self._first_receipts[blob.sha256] = exhibit
+        if parent is None:
+            self._quiesce()
+            session.flush()  # top-level references are numbered from the database
         details = {
             "sha256": blob.sha256, "size": blob.size, "media_type": mime, "name": name,
             "received_from": exhibit.received_from, "how_obtained": exhibit.how_obtained,
@@ -238,6 +253,8 @@ class Ingestor:
     def _parse(self, session: Session, case: Case, item: _Item, parser: Parser,
                siblings: Mapping[str, str]) -> None:
         exhibit = item.exhibit
+        self._quiesce()
+        session.flush()  # events refer to the exhibit's id
         exhibit.format = parser.format
         exhibit.parser = f"{parser.name}/{parser.version}"
         writer = EventWriter(session, case.id, exhibit.id,
@@ -254,6 +271,7 @@ class Ingestor:
                                column_map=self.options.column_map)
         scope = None
         error = None
+        outer_quiesce, self._quiesce = self._quiesce, writer.wait
         try:
             if self.options.only_with:
                 scope = Scope.survey(self.options.only_with, parser.parse(source, options))
@@ -266,7 +284,6 @@ class Ingestor:
                         if record.attachments:
                             self.linked.update(a.sha256 for a in record.attachments if a.sha256)
                         if waiting:
-                            writer.wait()
                             for embedded in waiting:
                                 self._embedded(session, case, item, embedded)
                         writer.add(record)
@@ -277,7 +294,6 @@ class Ingestor:
                     waiting.append(record)
                 elif isinstance(record, FileNote):
                     notes.append({"code": record.code, "message": record.message})
-            writer.wait()
             for embedded in waiting:
                 self._embedded(session, case, item, embedded)
         except ParserError as exc:
@@ -287,6 +303,7 @@ class Ingestor:
         finally:
             self.progress.end()
             writer.close()
+            self._quiesce = outer_quiesce
         if scope is not None:
             item.outcome.left_out = scope.report()
         exhibit.notes = json.dumps(notes, ensure_ascii=False)
@@ -310,12 +327,17 @@ class Ingestor:
         )
         item.outcome.children.append(child.outcome)
         self._process(session, case, child, siblings={})
+        if len(session.new) >= 2000:
+            self._quiesce()
+            session.flush()  # bounds memory
 
     def _child_ref(self, item: _Item) -> str:
         return f"{item.exhibit.ref}/{len(item.outcome.children) + 1}"
 
     def _expand_zip(self, session: Session, case: Case, item: _Item) -> None:
         exhibit = item.exhibit
+        self._quiesce()
+        session.flush()  # members refer to the archive's id
         exhibit.format = "zip"
         limits = self.options.limits
         if item.depth >= limits.max_depth:
@@ -393,6 +415,10 @@ class Ingestor:
                        exhibit.ref, details)
 
 
+
+
+def _nothing() -> None:
+    pass
 
 
 def _summarise(problems: list[str], shown: int = 3) -> str:

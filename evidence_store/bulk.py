@@ -35,9 +35,12 @@ _POSTGRES_COPY = f"COPY events ({_NAMES}) FROM STDIN"
 # One statement per batch: SQLite unpacks the rows in C with the GIL released, so
 # the insert really runs beside the parser. executemany binds row by row under
 # the GIL and ends up taking turns with it instead.
+#: The last row column, extra, arrives as a dict: stored as its JSON text.
+_EXTRA = len(ROW_COLUMNS) - 1
 _SQLITE_FROM_JSON = (
     f"INSERT INTO events ({_NAMES}) SELECT ?, ?, ?, "  # noqa: S608
-    f"{', '.join(f'value->>{n}' for n in range(len(ROW_COLUMNS)))} FROM json_each(?)"
+    + ", ".join(f"value->{n}" if n == _EXTRA else f"value->>{n}" for n in range(_EXTRA + 1))
+    + " FROM json_each(?)"
 )
 _JSON_OPERATORS = sqlite3.sqlite_version_info >= (3, 38, 0)
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -91,13 +94,14 @@ class EventSink:
             constants = self.constants
             with self._raw.cursor() as cursor, cursor.copy(_POSTGRES_COPY) as copy:
                 for row in rows:
-                    copy.write_row(constants + row)
+                    copy.write_row((*constants, *row[:_EXTRA], _encode(row[_EXTRA])))
             return
         cursor = self._raw.cursor()
         try:
             if isinstance(rows, str):
                 cursor.execute(_SQLITE_FROM_JSON, (*self.constants, rows))
             else:
-                cursor.executemany(_SQLITE_INSERT, [self.constants + row for row in rows])
+                cursor.executemany(_SQLITE_INSERT, [
+                    (*self.constants, *row[:_EXTRA], _encode(row[_EXTRA])) for row in rows])
         finally:
             cursor.close()

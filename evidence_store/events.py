@@ -39,6 +39,8 @@ def _time_flags(precision: str, flags: tuple[str, ...]) -> str:
     return _strings(tuple(dict.fromkeys(flags)))
 
 
+_NO_EXTRA: dict[str, str] = {}
+_PLAIN = re.compile(r"[ !#-\[\]-~]*")
 _LOCATOR_FIELDS = ("line", "line_end", "byte_offset", "byte_length", "json_path", "message_id",
                    "member")
 
@@ -57,7 +59,12 @@ def _locator(locator: Locator) -> str:
         value = getattr(locator, name)
         if value is None:
             continue
-        parts.append(f'"{name}":{value}' if type(value) is int else f'"{name}":{_encode(value)}')
+        if type(value) is int:
+            parts.append(f'"{name}":{value}')
+        elif _PLAIN.fullmatch(value):
+            parts.append(f'"{name}":"{value}"')  # nothing to escape: skip the encoder
+        else:
+            parts.append(f'"{name}":{_encode(value)}')
     return "{" + ",".join(parts) + "}"
 
 
@@ -122,7 +129,9 @@ def derive_row(record: EventRecord, *, seq: int, zone_name: str,
         text, subject, _attachments(record.attachments), _locator(record.locator),
         _strings(tuple(record.flags)) if record.flags else "[]",
         _strings(tuple(defects)) if defects else "[]",
-        _encode(dict(record.extra)) if record.extra else "{}",
+        # A copy (a parser may reuse its dict), encoded with the whole batch (see
+        # evidence_store.bulk): one C pass instead of one encoder call per event.
+        dict(record.extra) if record.extra else _NO_EXTRA,
     )
 
 

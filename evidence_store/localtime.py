@@ -75,13 +75,23 @@ def local_to_utc(local: datetime, zone_name: str) -> tuple[datetime, tuple[str, 
     return naive.replace(tzinfo=UTC), flags
 
 
+@lru_cache(maxsize=256)
+def _stated(offset: timedelta | None) -> str:
+    """How an offset the source gave is recorded: "UTC+01:00" (cached: one per offset)."""
+    if offset is None:
+        return "UTC"
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = abs(offset) // timedelta(minutes=1)
+    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 def resolve_naive(clock: WallClock, zone_name: str
                   ) -> tuple[datetime, str | None, tuple[str, ...]]:
     """(UTC instant as a naive datetime, the zone assumed or the offset stated, flags)."""
     if clock.instant is not None:
-        offset = clock.instant.strftime("%z")
-        stated = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
-        return clock.instant.astimezone(UTC).replace(tzinfo=None), stated, clock.flags
+        instant = clock.instant
+        return (instant.astimezone(UTC).replace(tzinfo=None), _stated(instant.utcoffset()),
+                clock.flags)
     assert clock.local is not None
     naive, flags = local_to_naive_utc(clock.local, zone_name)
     return naive, zone_name, clock.flags + flags if flags else clock.flags
