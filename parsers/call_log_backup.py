@@ -16,10 +16,10 @@ from parsers.synctech_xml import (
     NULL,
     UNKNOWN_CONTACT,
     BackupKind,
+    PartyIds,
     display_name,
     epoch_clock,
     looks_like_backup,
-    party_id,
     read_backup,
 )
 
@@ -58,7 +58,6 @@ WITHHELD = "withheld"
 
 _EXTRA = ("type", "number", "contact_name", "readable_date", "presentation",
           "subscription_id", "post_dial_digits")
-_CACHE_LIMIT = 100_000
 
 
 class _Builder:
@@ -66,7 +65,7 @@ class _Builder:
 
     def __init__(self, region: str) -> None:
         self.region = region
-        self._ids: dict[str, str] = {}
+        self._ids = PartyIds("call", self.region)
 
     def begin(self, name: str, attributes: dict[str, str],
               locator: Locator) -> list[ParsedItem] | None:
@@ -77,14 +76,6 @@ class _Builder:
 
     def end(self) -> list[ParsedItem]:
         return []
-
-    def _party(self, number: str) -> str:
-        found = self._ids.get(number)
-        if found is None:
-            if len(self._ids) > _CACHE_LIMIT:
-                self._ids.clear()
-            found = self._ids[number] = party_id(number, "call", self.region)
-        return found
 
     def _call(self, attributes: dict[str, str], locator: Locator) -> list[ParsedItem]:
         clock, problem = epoch_clock(attributes.get("date"))
@@ -102,7 +93,7 @@ class _Builder:
         number = (attributes.get("number") or "").strip()
         withheld = (attributes.get("presentation") == _RESTRICTED
                     or number.lower() in _NO_NUMBER)
-        party = None if withheld else self._party(number)
+        party = None if withheld else self._ids[number]
         if withheld:
             flags += ("withheld",)
             if number == _PAYPHONE_NUMBER or attributes.get("presentation") == _PAYPHONE:

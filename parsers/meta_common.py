@@ -11,7 +11,7 @@ import codecs
 import json
 import mimetypes
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
@@ -545,3 +545,21 @@ def limits_note(channel: str) -> FileNote:
         f"Meta exports name people by display name only (no account ids), so senders carry no "
         f"sender_id and the direction of each message is unknown; two people with the same name "
         f"cannot be told apart. This export cannot contain: {cannot}.")
+
+
+def skipped_notes(time_field: str, untimed: list[int], not_objects: list[int],
+                  unknown_keys: Mapping[str, int]) -> Iterator[FileNote]:
+    """What a thread file held that did not become records, said once per file."""
+    if untimed:
+        yield FileNote("messages_without_time",
+                       f"{len(untimed)} message(s) have no usable {time_field} and were "
+                       f"not turned into records: {listed_paths(untimed)}.")
+    if not_objects:
+        yield FileNote("messages_not_objects",
+                       f"{len(not_objects)} item(s) of the messages list are not JSON "
+                       f"objects and were skipped: {listed_paths(not_objects)}.")
+    if unknown_keys:
+        listed = ", ".join(f"{k} ({n})" for k, n in sorted(unknown_keys.items()))
+        yield FileNote("unknown_message_keys",
+                       f"Message keys this parser does not read, kept only in the stored "
+                       f"original: {listed}.")

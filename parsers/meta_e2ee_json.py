@@ -154,19 +154,8 @@ class _Thread:
             yield FileNote("media_unavailable",
                            f"{self.unavailable} media item(s) are written as "
                            f"{_MEDIA_FAILED!r}: Meta could not include them in the download.")
-        if self.untimed:
-            yield FileNote("messages_without_time",
-                           f"{len(self.untimed)} message(s) have no usable timestamp and were "
-                           f"not turned into records: {common.listed_paths(self.untimed)}.")
-        if self.not_objects:
-            yield FileNote("messages_not_objects",
-                           f"{len(self.not_objects)} item(s) of the messages list are not JSON "
-                           f"objects and were skipped: {common.listed_paths(self.not_objects)}.")
-        if self.unknown_keys:
-            listed = ", ".join(f"{k} ({n})" for k, n in sorted(self.unknown_keys.items()))
-            yield FileNote("unknown_message_keys",
-                           f"Message keys this parser does not read, kept only in the stored "
-                           f"original: {listed}.")
+        yield from common.skipped_notes("timestamp", self.untimed, self.not_objects,
+                                        self.unknown_keys)
 
     def record(self, index: int, message: Any) -> EventRecord | None:
         if not isinstance(message, dict):

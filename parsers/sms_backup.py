@@ -50,10 +50,10 @@ from parsers.synctech_xml import (
     OWN_ADDRESS_PLACEHOLDER,
     UNKNOWN_CONTACT,
     BackupKind,
+    PartyIds,
     display_name,
     epoch_clock,
     looks_like_backup,
-    party_id,
     present,
     read_backup,
 )
@@ -92,7 +92,6 @@ _MMS_EXTRA = ("msg_box", "address", "contact_name", "readable_date", "date_sent"
 _FROM = "137"
 _RECEIVING = frozenset({"151", "130", "129"})  # TO, CC, BCC
 _SMIL = "application/smil"
-_CACHE_LIMIT = 100_000
 
 
 def _extra(attributes: dict[str, str], keys: tuple[str, ...]) -> dict[str, str]:
@@ -138,7 +137,7 @@ class _Builder:
 
     def __init__(self, region: str) -> None:
         self.region = region
-        self._ids: dict[str, str] = {}
+        self._ids = PartyIds("sms", self.region)
         self._mms: _Mms | None = None
 
     # -- the RecordBuilder protocol ----------------------------------------------
@@ -164,14 +163,6 @@ class _Builder:
         return [] if mms is None else self._finish_mms(mms)
 
     # -- shared ----------------------------------------------------------------
-
-    def _party(self, address: str) -> str:
-        found = self._ids.get(address)
-        if found is None:
-            if len(self._ids) > _CACHE_LIMIT:
-                self._ids.clear()
-            found = self._ids[address] = party_id(address, "sms", self.region)
-        return found
 
     @staticmethod
     def _fallback_clock(attributes: dict[str, str], problem: str | None,
@@ -213,7 +204,7 @@ class _Builder:
         party = None
         participants: tuple[str, ...] = ()
         if address and address != NULL:
-            party = self._ids.get(address) or self._party(address)
+            party = self._ids[address]
             participants = (party,)
         else:
             defects += ("missing_address",)
@@ -289,13 +280,13 @@ class _Builder:
                 return [*mms.files, self._no_date("mms", locator)]
         thread = [address for address in (attributes.get("address") or "").split("~")
                   if present(address)]
-        thread_ids = [self._party(address) for address in thread]
+        thread_ids = [self._ids[address] for address in thread]
         from_address = next((address for address, kind in mms.addresses if kind == _FROM), None)
         listed = [(address, kind) for address, kind in mms.addresses
                   if present(address) and address != OWN_ADDRESS_PLACEHOLDER]
-        receiving = _dedupe([self._party(address) for address, kind in listed
+        receiving = _dedupe([self._ids[address] for address, kind in listed
                              if kind in _RECEIVING])
-        participants = _dedupe([self._party(address) for address, _ in listed] + thread_ids)
+        participants = _dedupe([self._ids[address] for address, _ in listed] + thread_ids)
         if not participants:
             defects.append("missing_address")
         sender = sender_id = None
@@ -342,7 +333,7 @@ class _Builder:
             defects.append("sender_from_thread_address")
         # contact_name lists the whole thread's names: only one-to-one says who sent.
         name = display_name(attributes.get("contact_name")) if len(thread) == 1 else None
-        return name or address, self._party(address)
+        return name or address, self._ids[address]
 
 
 class SmsBackupParser:

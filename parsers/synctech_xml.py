@@ -146,6 +146,24 @@ def instant_text(ms_text: str | None) -> str | None:
     return clock.instant.isoformat(timespec="milliseconds")
 
 
+class PartyIds(dict[str, str]):
+    """address -> party id, worked out once per address: a backup repeats a few
+    hundred numbers a million times. A hit is a plain dict look-up; bounded."""
+
+    limit = 100_000
+
+    def __init__(self, platform: str, region: str) -> None:
+        super().__init__()
+        self.platform = platform
+        self.region = region
+
+    def __missing__(self, address: str) -> str:
+        if len(self) > self.limit:
+            self.clear()
+        found = self[address] = party_id(address, self.platform, self.region)
+        return found
+
+
 def party_id(address: str, platform: str, region: str) -> str:
     """A phone number as E.164; short codes and alphanumeric sender ids as a handle.
 
