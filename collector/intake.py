@@ -174,8 +174,8 @@ class Ingestor:
             if first is None and blob.already_present:
                 first = cases.first_receipt(session, case, blob.sha256)
             if ref is None:
-                ref = (cases.next_child_ref(session, parent) if parent is not None
-                       else cases.next_top_ref(session, case, self._initials(case)))
+                # Children are always numbered by their parent (_child_ref).
+                ref = cases.next_top_ref(session, case, self._initials(case))
         exhibit = Exhibit(
             case_id=case.id, ref=ref, parent_id=parent.id if parent else None,
             sha256=blob.sha256, original_name=name, member_path=member, size=blob.size,

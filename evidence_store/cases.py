@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from evidence_store import custody
@@ -68,13 +67,6 @@ def next_top_ref(session: Session, case: Case, initials: str) -> str:
     return f"{prefix}{max(numbers, default=0) + 1}"
 
 
-def next_child_ref(session: Session, parent: Exhibit) -> str:
-    count = session.execute(
-        select(func.count()).select_from(Exhibit).where(Exhibit.parent_id == parent.id)
-    ).scalar_one()
-    return f"{parent.ref}/{count + 1}"
-
-
 def ensure_blob(session: Session, sha256: str, size: int, media_type: str) -> Blob:
     blob = session.get(Blob, sha256)
     return blob if blob is not None else add_blob(session, sha256, size, media_type)
@@ -93,15 +85,6 @@ def first_receipt(session: Session, case: Case, sha256: str) -> Exhibit | None:
                               Exhibit.duplicate_of_id.is_(None))
         .order_by(Exhibit.id).limit(1)
     ).scalar_one_or_none()
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """Who handed an item over, who took it and how: recorded on every exhibit."""
-
-    received_by: str
-    received_from: str | None = None
-    how_obtained: str | None = None
 
 
 def exhibits_of(session: Session, case: Case) -> list[Exhibit]:

@@ -148,14 +148,6 @@ def canonical_json_loads(text: str) -> dict[str, Any]:
     return value
 
 
-def verify_chain(session: Session, chain: str) -> list[ChainProblem]:
-    entries = session.execute(
-        select(CustodyEntry).where(CustodyEntry.chain == chain).order_by(CustodyEntry.seq)
-    ).scalars()
-    head = session.get(CustodyHead, chain)
-    return verify_entries(chain, entries, head)
-
-
 def chains(session: Session) -> list[str]:
     names = set(session.execute(select(CustodyEntry.chain).distinct()).scalars())
     names.update(session.execute(select(CustodyHead.chain)).scalars())
