@@ -76,23 +76,27 @@ class ZipReader:
     """Opened archive: members to extract, and what was skipped with the reason."""
 
     archive: zipfile.ZipFile
+    stream: BinaryIO
     limits: ArchiveLimits
     skipped: list[str]
 
     @classmethod
     def open(cls, stream: BinaryIO, limits: ArchiveLimits) -> ZipReader:
+        """Takes ownership of ``stream``: it is closed with the reader or on refusal."""
         try:
             archive = zipfile.ZipFile(stream)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            stream.close()
             raise ArchiveDamaged(f"not a readable ZIP archive ({exc})") from exc
         count = len(archive.infolist())
         if count > limits.max_members:
             archive.close()
+            stream.close()
             raise ArchiveRefused(
                 f"archive has {count} entries, more than the limit of {limits.max_members}; "
                 "stored unexpanded"
             )
-        return cls(archive=archive, limits=limits, skipped=[])
+        return cls(archive=archive, stream=stream, limits=limits, skipped=[])
 
     def members(self) -> Iterator[Member]:
         for info in self.archive.infolist():
@@ -111,4 +115,6 @@ class ZipReader:
         return self.archive.open(member.info)
 
     def close(self) -> None:
+        # ZipFile does not close a file object it was given.
         self.archive.close()
+        self.stream.close()

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4 import BeautifulSoup, NavigableString, Tag, XMLParsedAsHTMLWarning
 from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
 
 from parsers import meta_common as common
@@ -148,7 +149,10 @@ class _Page:
         except UnicodeDecodeError as exc:
             text, bad_utf8 = raw.decode("utf-8", "replace"), exc.start
         try:
-            soup = BeautifulSoup(text, "html.parser")
+            with warnings.catch_warnings():
+                # Damaged or hostile input may look like XML; the HTML parser is deliberate.
+                warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+                soup = BeautifulSoup(text, "html.parser")
         except Exception as exc:  # bs4/html.parser errors vary by input; any means damage
             raise DamagedInput(f"{source.name}: the HTML cannot be read: "
                                f"{type(exc).__name__}") from exc
