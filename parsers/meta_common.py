@@ -11,15 +11,17 @@ import codecs
 import json
 import mimetypes
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import unquote
+
+import ijson
 
 from parsers.base import SourceFile
 from parsers.errors import DamagedInput
-from parsers.records import AttachmentRef, FileNote, Kind, WallClock
+from parsers.records import AttachmentRef, EventRecord, FileNote, Kind, ParsedItem, WallClock
 
 FACEBOOK = "facebook"
 INSTAGRAM = "instagram"
@@ -563,3 +565,32 @@ def skipped_notes(time_field: str, untimed: list[int], not_objects: list[int],
         yield FileNote("unknown_message_keys",
                        f"Message keys this parser does not read, kept only in the stored "
                        f"original: {listed}.")
+
+
+class ThreadReader(Protocol):
+    def record(self, index: int, message: Any) -> EventRecord | None: ...
+    def closing_notes(self) -> Iterator[FileNote]: ...
+
+
+def streamed_records(source: SourceFile, thread: ThreadReader
+                     ) -> Generator[ParsedItem, None, int]:
+    """Each message of a thread file, read with ijson; damage keeps what came before,
+    says what the file held, then raises DamagedInput naming where it broke.
+    Returns how many messages the list held."""
+    index = -1
+    try:
+        with source.open() as stream:
+            items = ijson.items(CleanUtf8(stream), "messages.item", use_float=True)
+            for index, message in enumerate(items):
+                built = thread.record(index, message)
+                if built is not None:
+                    yield built
+    except (ijson.JSONError, ValueError, RecursionError) as exc:
+        yield from thread.closing_notes()
+        where = "before the first message" if index < 0 else f"after messages[{index}]"
+        raise DamagedInput(f"{source.name}: the JSON breaks off {where}: "
+                           f"{first_line(exc)}") from exc
+    except OSError as exc:
+        yield from thread.closing_notes()
+        raise DamagedInput(f"{source.name}: unreadable: {exc}") from exc
+    return index + 1

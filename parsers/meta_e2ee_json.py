@@ -101,22 +101,7 @@ def _streamed(source: SourceFile) -> Iterator[ParsedItem]:
     if clean is not None and clean.first_bad is not None:
         thread.flag_invalid_utf8 = True
         yield common.invalid_utf8_note(clean.first_bad)
-    index = -1
-    try:
-        with source.open() as stream:
-            items = ijson.items(common.CleanUtf8(stream), "messages.item", use_float=True)
-            for index, message in enumerate(items):
-                built = thread.record(index, message)
-                if built is not None:
-                    yield built
-    except (ijson.JSONError, ValueError, RecursionError) as exc:
-        yield from thread.closing_notes()
-        where = "before the first message" if index < 0 else f"after messages[{index}]"
-        raise DamagedInput(f"{source.name}: the JSON breaks off {where}: "
-                           f"{common.first_line(exc)}") from exc
-    except OSError as exc:
-        yield from thread.closing_notes()
-        raise DamagedInput(f"{source.name}: unreadable: {exc}") from exc
+    yield from common.streamed_records(source, thread)
     yield from thread.closing_notes()
 
 

@@ -213,28 +213,13 @@ def _streamed(source: SourceFile) -> Iterator[ParsedItem]:
     if survey.first_bad_byte is not None:
         thread.flag_invalid_utf8 = True
         yield common.invalid_utf8_note(survey.first_bad_byte)
-    index = -1
-    try:
-        with source.open() as stream:
-            items = ijson.items(common.CleanUtf8(stream), "messages.item", use_float=True)
-            for index, message in enumerate(items):
-                built = thread.record(index, message)
-                if built is not None:
-                    yield built
-    except (ijson.JSONError, ValueError, RecursionError) as exc:
-        yield from thread.closing_notes()
-        where = "before the first message" if index < 0 else f"after messages[{index}]"
-        raise DamagedInput(f"{source.name}: the JSON breaks off {where}: "
-                           f"{common.first_line(exc)}") from exc
-    except OSError as exc:
-        yield from thread.closing_notes()
-        raise DamagedInput(f"{source.name}: unreadable: {exc}") from exc
+    seen = yield from common.streamed_records(source, thread)
     if survey.damage is not None:
         # The messages list itself was whole; the damage lies after it.
         yield from thread.closing_notes()
         raise DamagedInput(f"{source.name}: the JSON is broken after the messages list: "
                            f"{survey.damage}")
-    if index < 0 and survey.messages == 0 and "thread_path" not in survey.header:
+    if seen == 0 and survey.messages == 0 and "thread_path" not in survey.header:
         raise DamagedInput(f"{source.name}: no messages list found")
     yield from thread.closing_notes()
 
