@@ -79,6 +79,7 @@ class Ingestor:
         # writer thread (which shares the connection): the running parse's wait().
         self._quiesce: Callable[[], None] = _nothing
         self._first_receipts: dict[str, Exhibit] = {}
+        self._unflushed = 0
 
     @property
     def blobs(self) -> BlobStore:
@@ -327,9 +328,12 @@ class Ingestor:
         )
         item.outcome.children.append(child.outcome)
         self._process(session, case, child, siblings={})
-        if len(session.new) >= 2000:
+        self._unflushed += 1
+        if self._unflushed >= 500:
+            # Bounds memory; counted here because len(session.new) builds a set per call.
             self._quiesce()
-            session.flush()  # bounds memory
+            session.flush()
+            self._unflushed = 0
 
     def _child_ref(self, item: _Item) -> str:
         return f"{item.exhibit.ref}/{len(item.outcome.children) + 1}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import os
 import stat
 import tempfile
@@ -97,10 +96,22 @@ class BlobStore:
                 os.unlink(tmp_name)
 
     def put_bytes(self, data: bytes) -> StoredBlob:
+        """Bytes already in memory (an attachment): hashed here, once, written in one call."""
         sha = hashlib.sha256(data).hexdigest()
         if self.exists(sha):
             return StoredBlob(sha, len(data), data[:HEAD_SIZE], already_present=True)
-        return self.put_stream(io.BytesIO(data))
+        self.ensure()
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="incoming-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                if not self.defer_sync:
+                    os.fsync(out.fileno())
+            return self._commit(tmp_name, sha, len(data), data[:HEAD_SIZE])
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
 
     def _commit(self, tmp_name: str, sha: str, size: int, head: bytes) -> StoredBlob:
         target = self.path(sha)
