@@ -41,12 +41,11 @@ def _time_flags(precision: str, flags: tuple[str, ...]) -> str:
 
 _NO_EXTRA: dict[str, str] = {}
 _PLAIN = re.compile(r"[ !#-\[\]-~]*")
-_LOCATOR_FIELDS = ("line", "line_end", "byte_offset", "byte_length", "json_path", "message_id",
-                   "member")
 
 
 def _locator(locator: Locator) -> str:
-    # Hand-built because it runs once per event; strings still go through the encoder.
+    # Hand-built because it runs once per event; strings still go through the encoder
+    # unless they need no escaping at all. Line-based chats take the shortest path.
     line, line_end, offset, length = (locator.line, locator.line_end, locator.byte_offset,
                                       locator.byte_length)
     if (locator.json_path is None and locator.message_id is None and locator.member is None
@@ -55,14 +54,15 @@ def _locator(locator: Locator) -> str:
         return (f'{{"line":{line},"line_end":{line_end},"byte_offset":{offset},'
                 f'"byte_length":{length}}}')
     parts = []
-    for name in _LOCATOR_FIELDS:
-        value = getattr(locator, name)
+    for name, value in (("line", line), ("line_end", line_end), ("byte_offset", offset),
+                        ("byte_length", length), ("json_path", locator.json_path),
+                        ("message_id", locator.message_id), ("member", locator.member)):
         if value is None:
             continue
         if type(value) is int:
             parts.append(f'"{name}":{value}')
         elif _PLAIN.fullmatch(value):
-            parts.append(f'"{name}":"{value}"')  # nothing to escape: skip the encoder
+            parts.append(f'"{name}":"{value}"')
         else:
             parts.append(f'"{name}":{_encode(value)}')
     return "{" + ",".join(parts) + "}"
