@@ -85,11 +85,16 @@ def _stated(offset: timedelta | None) -> str:
     return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+_UTC_STATED = "UTC+00:00"
+
+
 def resolve_naive(clock: WallClock, zone_name: str
                   ) -> tuple[datetime, str | None, tuple[str, ...]]:
     """(UTC instant as a naive datetime, the zone assumed or the offset stated, flags)."""
     if clock.instant is not None:
         instant = clock.instant
+        if instant.tzinfo is UTC:  # epochs: most sources with stated times
+            return instant.replace(tzinfo=None), _UTC_STATED, clock.flags
         return (instant.astimezone(UTC).replace(tzinfo=None), _stated(instant.utcoffset()),
                 clock.flags)
     assert clock.local is not None
