@@ -59,7 +59,7 @@ def _locator(locator: Locator) -> str:
                         ("message_id", locator.message_id), ("member", locator.member)):
         if value is None:
             continue
-        if type(value) is int:
+        if not isinstance(value, str):
             parts.append(f'"{name}":{value}')
         elif _PLAIN.fullmatch(value):
             parts.append(f'"{name}":"{value}"')
