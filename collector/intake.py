@@ -284,9 +284,8 @@ class Ingestor:
                     if scope is None or scope.keeps(record):
                         if record.attachments:
                             self.linked.update(a.sha256 for a in record.attachments if a.sha256)
-                        if waiting:
-                            for embedded in waiting:
-                                self._embedded(session, case, item, embedded)
+                        for embedded in waiting:
+                            self._embedded(session, case, item, embedded)
                         writer.add(record)
                     elif scope is not None:
                         scope.media_left_out += len(waiting)

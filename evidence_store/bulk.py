@@ -43,7 +43,8 @@ _SQLITE_FROM_JSON = (
     + " FROM json_each(?)"
 )
 _JSON_OPERATORS = sqlite3.sqlite_version_info >= (3, 38, 0)
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+#: Compact JSON, as stored in the events table's JSON columns.
+encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def sqlite_time(naive_utc: datetime) -> str:
@@ -70,7 +71,7 @@ class EventSink:
         """Queue one batch; at most one is in flight, so memory stays bounded."""
         payload: Any = rows
         if not self.postgres and _JSON_OPERATORS:
-            payload = _encode(rows)
+            payload = encode_json(rows)
         self.wait()
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="events")
@@ -94,7 +95,7 @@ class EventSink:
             constants = self.constants
             with self._raw.cursor() as cursor, cursor.copy(_POSTGRES_COPY) as copy:
                 for row in rows:
-                    copy.write_row((*constants, *row[:_EXTRA], _encode(row[_EXTRA])))
+                    copy.write_row((*constants, *row[:_EXTRA], encode_json(row[_EXTRA])))
             return
         cursor = self._raw.cursor()
         try:
@@ -102,6 +103,6 @@ class EventSink:
                 cursor.execute(_SQLITE_FROM_JSON, (*self.constants, rows))
             else:
                 cursor.executemany(_SQLITE_INSERT, [
-                    (*self.constants, *row[:_EXTRA], _encode(row[_EXTRA])) for row in rows])
+                    (*self.constants, *row[:_EXTRA], encode_json(row[_EXTRA])) for row in rows])
         finally:
             cursor.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from evidence_store.bulk import EventSink
+from evidence_store.bulk import encode_json as _encode
 from evidence_store.localtime import resolve_naive
 from parsers.records import AttachmentRef, EventRecord, Locator
 
@@ -21,7 +21,6 @@ BATCH = 5000
 #: large; two batches are alive at once, one queued and one being written).
 BATCH_CHARS = 4_000_000
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 @lru_cache(maxsize=4096)
