@@ -26,11 +26,12 @@ from collector.siblings import SiblingIndex
 from evidence_store import cases, custody
 from evidence_store.blobs import BlobSizeExceeded, BlobStore, StoredBlob
 from evidence_store.events import EventWriter
+from evidence_store.facts import FactWriter
 from evidence_store.models import Case, Exhibit
 from evidence_store.store import Store
 from parsers.base import DateOrder, ParseOptions, Parser, Probe, SourceFile
 from parsers.errors import ParserError
-from parsers.records import EmbeddedFile, EventRecord, FileNote
+from parsers.records import DerivedFact, EmbeddedFile, EventRecord, FileNote
 from parsers.registry import by_name, find_parser
 from parsers.sniff import media_type
 
@@ -260,6 +261,7 @@ class Ingestor:
         exhibit.parser = f"{parser.name}/{parser.version}"
         writer = EventWriter(session, case.id, exhibit.id,
                              self.options.timezone or case.timezone, exhibit.parser)
+        facts = FactWriter(session, case.id, exhibit.id, exhibit.parser, writer.wait)
         notes: list[dict[str, str]] = []
         source = SourceFile(
             name=exhibit.original_name, sha256=exhibit.sha256, size=exhibit.size,
@@ -279,9 +281,12 @@ class Ingestor:
             # An embedded file waits for the record that refers to it, so media of
             # conversations left out of scope is not extracted either.
             waiting: list[EmbeddedFile] = []
+            # A record's facts follow it; those of a record left out of scope go too.
+            last_kept = True
             for record in parser.parse(source, options):
                 if isinstance(record, EventRecord):
-                    if scope is None or scope.keeps(record):
+                    last_kept = scope is None or scope.keeps(record)
+                    if last_kept:
                         if record.attachments:
                             self.linked.update(a.sha256 for a in record.attachments if a.sha256)
                         for embedded in waiting:
@@ -294,6 +299,11 @@ class Ingestor:
                     waiting.append(record)
                 elif isinstance(record, FileNote):
                     notes.append({"code": record.code, "message": record.message})
+                elif isinstance(record, DerivedFact):
+                    if record.about == "file":
+                        facts.add(record, None)
+                    elif last_kept and writer.count:
+                        facts.add(record, writer.count)
             for embedded in waiting:
                 self._embedded(session, case, item, embedded)
         except ParserError as exc:
@@ -303,6 +313,8 @@ class Ingestor:
         finally:
             self.progress.end()
             writer.close()
+            # Facts of the records read before a failure are kept, like the records.
+            facts.flush()
             self._quiesce = outer_quiesce
         if scope is not None:
             item.outcome.left_out = scope.report()

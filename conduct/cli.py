@@ -27,7 +27,7 @@ from evidence_store import cases, custody, persons
 from evidence_store.cases import CaseError
 from evidence_store.localtime import UnknownTimeZone, zone
 from evidence_store.store import Store, StoreNotInitialised, init_store, open_store, store_root
-from evidence_store.timeline import COLUMNS, TimelineFilter, csv_row, iter_events
+from evidence_store.timeline import COLUMNS, TimelineFilter, csv_row, event_detail, iter_events
 from evidence_store.verify import verify as verify_store
 from exports.bundle import export_case
 
@@ -292,6 +292,22 @@ def timeline(
         custody.append(session, custody.case_chain(case.ref), settings.user, "timeline_viewed",
                        case.ref, {"format": fmt.value, "from": start, "to": end,
                                   "channel": channel, "events": count})
+
+
+@app.command()
+def event(
+    ref: str,
+    event_id: Annotated[int, typer.Argument(help="Event id, as the timeline shows it.")],
+) -> None:
+    """One event in detail, as JSON: provenance, locator and the facts derived about it."""
+    with opened() as store, store.session() as session:
+        case = guarded(lambda: cases.get_case(session, ref))
+        detail = event_detail(session, case, event_id)
+        if detail is None:
+            fail(f"case {ref} has no event {event_id}")
+        custody.append(session, custody.case_chain(case.ref), settings.user, "viewed",
+                       case.ref, {"event": event_id})
+    print(json.dumps(detail, ensure_ascii=False, indent=2))
 
 
 def _fit(text: str, size: int) -> str:

@@ -130,6 +130,28 @@ class Event(Base):
     extra: Mapped[str] = mapped_column(Text, default="{}")
 
 
+class Fact(Base):
+    """A derived fact (EXIF, Received hop, OCR text, ...) with its provenance.
+
+    ``event_seq`` names the event by its position in the exhibit (events are
+    bulk-written, so their ids are not known while parsing); None means the fact
+    is about the exhibit as a whole.
+    """
+
+    __tablename__ = "facts"
+    __table_args__ = (Index("ix_facts_exhibit_seq", "exhibit_id", "event_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    exhibit_id: Mapped[int] = mapped_column(ForeignKey("exhibits.id"))
+    event_seq: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(50))
+    value: Mapped[str] = mapped_column(Text)
+    locator: Mapped[str] = mapped_column(Text, default="{}")
+    # Parser or analyser that derived it, with its version ("rapidocr/1.3").
+    source: Mapped[str] = mapped_column(String(100))
+
+
 class Person(Base):
     __tablename__ = "persons"
 

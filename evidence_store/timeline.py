@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from evidence_store.facts import facts_of_event
 from evidence_store.models import Case, Event, Exhibit
 from evidence_store.persons import Attribution, attribution_map
 
@@ -122,3 +123,24 @@ def csv_row(event: dict[str, Any]) -> list[str]:
         else:
             cells.append(str(value))
     return cells
+
+
+def event_detail(session: Session, case: Case, event_id: int) -> dict[str, Any] | None:
+    """One event with everything known about where it came from: its row, its
+    exhibit's provenance and the derived facts about it (or its whole exhibit)."""
+    found = session.execute(
+        select(Event, Exhibit).join(Exhibit, Exhibit.id == Event.exhibit_id)
+        .where(Event.case_id == case.id, Event.id == event_id)).first()
+    if found is None:
+        return None
+    event, exhibit = found
+    row = attribute(event_dict(event, exhibit.ref, exhibit.sha256), attribution_map(session, case))
+    row["seq"] = event.seq
+    row["exhibit_detail"] = {
+        "ref": exhibit.ref, "original_name": exhibit.original_name,
+        "member_path": exhibit.member_path, "format": exhibit.format,
+        "received_from": exhibit.received_from, "received_by": exhibit.received_by,
+        "received_at": utc_z(exhibit.received_at), "how_obtained": exhibit.how_obtained,
+    }
+    row["facts"] = facts_of_event(session, exhibit.id, event.seq)
+    return row

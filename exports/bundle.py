@@ -22,8 +22,9 @@ from typing import IO
 
 from sqlalchemy.orm import Session
 
-from evidence_store import cases, custody
+from evidence_store import canonical_json, cases, custody
 from evidence_store.blobs import CHUNK, BlobStore
+from evidence_store.facts import iter_case_facts
 from evidence_store.models import Case, CustodyEntry, Exhibit
 from evidence_store.timeline import COLUMNS, csv_row, iter_events, utc_z
 
@@ -36,6 +37,7 @@ EXHIBIT_COLUMNS = (
     "received_at", "how_obtained", "parent", "member_path", "media_type", "format", "status",
     "duplicate_of", "bundle_path",
 )
+FACT_COLUMNS = ("exhibit", "event_seq", "kind", "value", "locator", "source")
 CUSTODY_COLUMNS = ("chain", "seq", "at", "actor", "action", "subject", "details", "prev_hash",
                    "entry_hash")
 
@@ -145,6 +147,8 @@ def export_case(session: Session, blobs: BlobStore, case: Case, out: Path, actor
                 _exhibit_row(e, by_id) for e in exhibits)))
             writer.text("timeline.csv", _csv_lines(COLUMNS, (
                 csv_row(event) for event in iter_events(session, case))))
+            writer.text("facts.csv", _csv_lines(FACT_COLUMNS, (
+                _fact_row(fact) for fact in iter_case_facts(session, case.id))))
             sums = sorted(writer.sums)
             writer.text("SHA256SUMS", iter([f"{digest}  {name}\n" for name, digest in sums]))
         digest = hashlib.sha256()
@@ -161,6 +165,14 @@ def export_case(session: Session, blobs: BlobStore, case: Case, out: Path, actor
     })
     return BundleResult(path=out, sha256=digest.hexdigest(), files=len(writer.sums),
                         custody_upto=upto)
+
+
+def _fact_row(fact: dict[str, object]) -> list[str]:
+    return [
+        str(fact["exhibit"]), "" if fact["event_seq"] is None else str(fact["event_seq"]),
+        str(fact["kind"]), canonical_json.dumps(fact["value"]),
+        canonical_json.dumps(fact["locator"]), str(fact["source"]),
+    ]
 
 
 def _exhibit_row(exhibit: Exhibit, by_id: dict[int, Exhibit]) -> list[str]:

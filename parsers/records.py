@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeAlias
 
 Kind = Literal["message", "call", "email", "screenshot", "photo", "incident", "capture", "system"]
 TimeBasis = Literal[
@@ -135,4 +135,24 @@ class FileNote:
     message: str
 
 
-ParsedItem = EventRecord | EmbeddedFile | FileNote
+#: What a fact's value may hold: plain JSON, so it can be hashed and exported as is.
+JSONValue: TypeAlias = "str | int | float | bool | list[JSONValue] | dict[str, JSONValue] | None"
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedFact:
+    """Something derived from the original that is not itself an event.
+
+    EXIF fields, an e-mail's Received hops and authentication results, OCR text
+    and word boxes, a perceptual hash. ``about="record"`` attaches the fact to the
+    last EventRecord yielded before it (dropped with that record when scoping
+    leaves it out); ``about="file"`` attaches it to the exhibit as a whole.
+    """
+
+    kind: str
+    value: dict[str, JSONValue]
+    locator: Locator = field(default_factory=Locator)
+    about: Literal["record", "file"] = "record"
+
+
+ParsedItem = EventRecord | EmbeddedFile | FileNote | DerivedFact

@@ -29,7 +29,7 @@ def test_the_bundle_holds_originals_lists_and_checksums(ingested, tmp_path):
     assert sorted(bundle.namelist()) == [
         "SHA256SUMS", "custody.csv", "exhibits.csv",
         "exhibits/JS-1-1_WhatsApp Chat with Sam.txt", "exhibits/JS-1-2_IMG-20240312-WA0001.jpg",
-        "exhibits/JS-1_chat.zip", "timeline.csv",
+        "exhibits/JS-1_chat.zip", "facts.csv", "timeline.csv",
     ]
     assert bundle.read("exhibits/JS-1-1_WhatsApp Chat with Sam.txt") == CHAT.encode()
     assert bundle.read("exhibits/JS-1_chat.zip") == (tmp_path / "chat.zip").read_bytes()
@@ -43,7 +43,7 @@ def test_sha256sum_checks_the_unpacked_bundle(ingested, tmp_path):
     checked = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=target, capture_output=True,
                              text=True, check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert checked.stdout.count(": OK") == 6
+    assert checked.stdout.count(": OK") == 7
 
 
 def test_the_exhibit_list_records_receipt(ingested, tmp_path):
