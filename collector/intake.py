@@ -19,6 +19,7 @@ from typing import IO, BinaryIO
 from sqlalchemy.orm import Session
 
 from collector.archives import ArchiveDamaged, ArchiveLimits, ArchiveRefused, ZipReader, is_zip
+from collector.offload import OFFLOAD_FROM_BYTES, OffloadJob, run_offloaded
 from collector.outcome import ExhibitOutcome
 from collector.progress import NoProgress, Progress, counting_reader
 from collector.scope import Scope
@@ -31,7 +32,7 @@ from evidence_store.models import Case, Exhibit
 from evidence_store.store import Store
 from parsers.base import DateOrder, ParseOptions, Parser, Probe, SourceFile
 from parsers.errors import ParserError
-from parsers.records import DerivedFact, EmbeddedFile, EventRecord, FileNote
+from parsers.records import DerivedFact, EmbeddedFile, EventRecord, FileNote, ParsedItem
 from parsers.registry import by_name, find_parser
 from parsers.sniff import media_type
 
@@ -81,6 +82,8 @@ class Ingestor:
         self._quiesce: Callable[[], None] = _nothing
         self._first_receipts: dict[str, Exhibit] = {}
         self._unflushed = 0
+        #: Files at least this large are parsed in a child process (collector.offload).
+        self.offload_from = OFFLOAD_FROM_BYTES
 
     @property
     def blobs(self) -> BlobStore:
@@ -278,34 +281,12 @@ class Ingestor:
         try:
             if self.options.only_with:
                 scope = Scope.survey(self.options.only_with, parser.parse(source, options))
-            # An embedded file waits for the record that refers to it, so media of
-            # conversations left out of scope is not extracted either.
-            waiting: list[EmbeddedFile] = []
-            # A record's facts follow it; those of a record left out of scope go too.
-            last_kept = True
-            for record in parser.parse(source, options):
-                if isinstance(record, EventRecord):
-                    last_kept = scope is None or scope.keeps(record)
-                    if last_kept:
-                        if record.attachments:
-                            self.linked.update(a.sha256 for a in record.attachments if a.sha256)
-                        for embedded in waiting:
-                            self._embedded(session, case, item, embedded)
-                        writer.add(record)
-                    elif scope is not None:
-                        scope.media_left_out += len(waiting)
-                    waiting = []
-                elif isinstance(record, EmbeddedFile):
-                    waiting.append(record)
-                elif isinstance(record, FileNote):
-                    notes.append({"code": record.code, "message": record.message})
-                elif isinstance(record, DerivedFact):
-                    if record.about == "file":
-                        facts.add(record, None)
-                    elif last_kept and writer.count:
-                        facts.add(record, writer.count)
-            for embedded in waiting:
-                self._embedded(session, case, item, embedded)
+            if scope is None and exhibit.size >= self.offload_from:
+                error = self._parse_offloaded(session, case, item, parser, source, options,
+                                              writer, facts, notes)
+            else:
+                self._parse_here(session, case, item, parser.parse(source, options), scope,
+                                 writer, facts, notes)
         except ParserError as exc:
             error = str(exc) or type(exc).__name__
         except Exception as exc:  # noqa: BLE001 - one broken parser must not stop a batch
@@ -321,6 +302,72 @@ class Ingestor:
         exhibit.notes = json.dumps(notes, ensure_ascii=False)
         self._finish(session, case, item, "failed" if error else "parsed",
                      error=error, events=writer.count, notes=notes)
+
+    def _parse_here(self, session: Session, case: Case, item: _Item,
+                    records: Iterable[ParsedItem], scope: Scope | None, writer: EventWriter,
+                    facts: FactWriter, notes: list[dict[str, str]]) -> None:
+        # An embedded file waits for the record that refers to it, so media of
+        # conversations left out of scope is not extracted either.
+        waiting: list[EmbeddedFile] = []
+        # A record's facts follow it; those of a record left out of scope go too.
+        last_kept = True
+        for record in records:
+            if isinstance(record, EventRecord):
+                last_kept = scope is None or scope.keeps(record)
+                if last_kept:
+                    if record.attachments:
+                        self.linked.update(a.sha256 for a in record.attachments if a.sha256)
+                    for embedded in waiting:
+                        self._embedded(session, case, item, embedded)
+                    writer.add(record)
+                elif scope is not None:
+                    scope.media_left_out += len(waiting)
+                waiting = []
+            elif isinstance(record, EmbeddedFile):
+                waiting.append(record)
+            elif isinstance(record, FileNote):
+                notes.append({"code": record.code, "message": record.message})
+            elif isinstance(record, DerivedFact):
+                if record.about == "file":
+                    facts.add(record, None)
+                elif last_kept and writer.count:
+                    facts.add(record, writer.count)
+        for embedded in waiting:
+            self._embedded(session, case, item, embedded)
+
+    def _parse_offloaded(self, session: Session, case: Case, item: _Item, parser: Parser,
+                         source: SourceFile, options: ParseOptions, writer: EventWriter,
+                         facts: FactWriter, notes: list[dict[str, str]]) -> str | None:
+        """A large file parsed in a child process (collector.offload); the error line or None."""
+        exhibit = item.exhibit
+        sink = writer.sink()
+        job = OffloadJob(
+            parser_name=parser.name, blob_path=str(self.blobs.path(exhibit.sha256)),
+            name=source.name, sha256=source.sha256, size=source.size,
+            media_type=source.media_type, siblings=dict(source.siblings), options=options,
+            zone_name=writer.zone_name, postgres=sink.postgres, json_batches=sink.takes_json,
+        )
+        for batch in run_offloaded(job):
+            for entry in batch.items:
+                tag = entry[0]
+                if tag == "opened":
+                    self.progress.begin(f"parsing {exhibit.ref} {exhibit.original_name}",
+                                        exhibit.size)
+                elif tag == "embedded":
+                    self._embedded(session, case, item, entry[1])
+                elif tag == "note":
+                    notes.append({"code": entry[1].code, "message": entry[1].message})
+                elif entry[1].about == "file":
+                    facts.add(entry[1], None)
+                elif entry[2]:  # the child's event number; a fact before any record has none
+                    facts.add(entry[1], entry[2])
+            self.linked.update(batch.linked)
+            if batch.rows is not None:
+                writer.add_derived(batch.rows, batch.row_count)
+            self.progress.advance(batch.bytes_read)
+            if batch.last:
+                return batch.error
+        return None
 
     def _open_for_parsing(self, exhibit: Exhibit) -> BinaryIO:
         # A parser may read its file more than once (WhatsApp surveys it first): each

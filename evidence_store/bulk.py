@@ -52,7 +52,8 @@ def sqlite_time(naive_utc: datetime) -> str:
     return naive_utc.isoformat(" ", "microseconds")
 
 
-def _aware_utc(naive_utc: datetime) -> datetime:
+def aware_utc(naive_utc: datetime) -> datetime:
+    """The value PostgreSQL's COPY takes for occurred_at."""
     return naive_utc.replace(tzinfo=UTC)
 
 
@@ -63,14 +64,23 @@ class EventSink:
         self.postgres = connection.dialect.name == "postgresql"
         self._raw: Any = connection.connection.dbapi_connection
         #: How an aware UTC datetime is handed to this driver.
-        self.time_value = _aware_utc if self.postgres else sqlite_time
+        self.time_value = aware_utc if self.postgres else sqlite_time
         self._executor: ThreadPoolExecutor | None = None
         self._inflight: Future[None] | None = None
 
-    def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Queue one batch; at most one is in flight, so memory stays bounded."""
+    @property
+    def takes_json(self) -> bool:
+        """Whether batches go to the database as one JSON text (see ``write``)."""
+        return not self.postgres and _JSON_OPERATORS
+
+    def write(self, rows: Sequence[tuple[Any, ...]] | str) -> None:
+        """Queue one batch; at most one is in flight, so memory stays bounded.
+
+        A batch may arrive already encoded (a str) when it was derived in a
+        parsing process (collector.offload); only when ``takes_json``.
+        """
         payload: Any = rows
-        if not self.postgres and _JSON_OPERATORS:
+        if self.takes_json and not isinstance(rows, str):
             payload = encode_json(rows)
         self.wait()
         if self._executor is None:

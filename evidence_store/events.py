@@ -153,15 +153,28 @@ class EventWriter:
     _sink: EventSink | None = None
 
     def add(self, record: EventRecord) -> None:
-        if self._sink is None:
-            self._sink = EventSink(self.session, (self.case_id, self.exhibit_id, self.parser))
+        sink = self._sink or self.sink()
         self.count += 1
         self._pending.append(derive_row(record, seq=self.count, zone_name=self.zone_name,
-                                        time_value=self._sink.time_value))
+                                        time_value=sink.time_value))
         if record.text is not None:
             self._pending_chars += len(record.text)
         if len(self._pending) >= BATCH or self._pending_chars >= BATCH_CHARS:
             self.flush()
+
+    def add_derived(self, rows: list[tuple[Any, ...]] | str, count: int) -> None:
+        """A batch derived elsewhere (collector.offload) with this writer's zone and
+        time values, numbered from ``count + 1``; encoded already when the sink
+        ``takes_json``."""
+        sink = self.sink()
+        self.flush()
+        self.count += count
+        sink.write(rows)
+
+    def sink(self) -> EventSink:
+        if self._sink is None:
+            self._sink = EventSink(self.session, (self.case_id, self.exhibit_id, self.parser))
+        return self._sink
 
     def add_all(self, records: Iterable[EventRecord]) -> None:
         for record in records:

@@ -1,0 +1,54 @@
+"""A large file parsed in a child process gives exactly what parsing in-process gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from collector.intake import IngestOptions, Ingestor
+from evidence_store import cases
+from evidence_store.facts import iter_case_facts
+from evidence_store.store import init_store
+from evidence_store.timeline import iter_events
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _ingest(root: Path, path: Path, offload: bool) -> dict[str, object]:
+    store = init_store(root)
+    try:
+        with store.session() as session:
+            cases.create_case(session, "OP-1", "Offload", "DC Jo Smith", "JS")
+        ingestor = Ingestor(store, "OP-1", IngestOptions(received_by="DC Jo Smith"))
+        ingestor.offload_from = 0 if offload else 1 << 62
+        [outcome] = ingestor.ingest_paths([path])
+        with store.session() as session:
+            case = cases.get_case(session, "OP-1")
+            events = [{k: v for k, v in e.items() if k != "id"} for e in iter_events(session, case)]
+            exhibits = [(e.ref, e.status, e.error, e.event_count, e.sha256, e.notes)
+                        for e in cases.exhibits_of(session, case)]
+            facts = list(iter_case_facts(session, case.id))
+        return {"events": events, "exhibits": exhibits, "facts": facts,
+                "linked": outcome.linked, "status": outcome.status, "error": outcome.error}
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("name", [
+    "sms_backup/messages.xml",   # MMS media become child exhibits
+    "sms_backup/truncated.xml",  # damaged: the records before the cut are kept
+    "email/sample.mbox",         # attachments, and facts about each message
+    "whatsapp/ios_group.txt",
+])
+def test_offloaded_parsing_matches_in_process_parsing(tmp_path, name):
+    here = _ingest(tmp_path / "here", FIXTURES / name, offload=False)
+    there = _ingest(tmp_path / "there", FIXTURES / name, offload=True)
+    assert there == here
+    assert here["events"]
+
+
+def test_a_parser_failure_in_the_child_is_one_line_on_the_exhibit(tmp_path):
+    result = _ingest(tmp_path / "s", FIXTURES / "sms_backup/truncated.xml", offload=True)
+    assert result["status"] == "failed"
+    assert "\n" not in result["error"] and "Traceback" not in result["error"]
