@@ -345,7 +345,7 @@ class Ingestor:
             parser_name=parser.name, blob_path=str(self.blobs.path(exhibit.sha256)),
             name=source.name, sha256=source.sha256, size=source.size,
             media_type=source.media_type, siblings=dict(source.siblings), options=options,
-            zone_name=writer.zone_name, postgres=sink.postgres, json_batches=sink.takes_json,
+            zone_name=writer.zone_name, postgres=sink.postgres,
         )
         for batch in run_offloaded(job):
             for entry in batch.items:
@@ -362,8 +362,8 @@ class Ingestor:
                 elif entry[2]:  # the child's event number; a fact before any record has none
                     facts.add(entry[1], entry[2])
             self.linked.update(batch.linked)
-            if batch.rows is not None:
-                writer.add_derived(batch.rows, batch.row_count)
+            if batch.rows:
+                writer.add_derived(batch.rows)
             self.progress.advance(batch.bytes_read)
             if batch.last:
                 return batch.error

@@ -6,8 +6,8 @@ there. Here a child process runs the parser and derives and encodes the event
 rows; the parent only stores embedded files, facts and notes and hands the
 already-encoded batches to the event writer. The two then run on two cores.
 
-Only what a parser yields crosses the pipe, in batches: encoded rows (one string
-per batch on SQLite, tuples for PostgreSQL's COPY), and the embedded files,
+Only what a parser yields crosses the pipe, in batches: encoded rows (tuples, pickled:
+cheaper than JSON both to make and for SQLite to take in), and the embedded files,
 notes and facts that arrived with them, in order. A full pipe blocks the child,
 so memory stays bounded whatever the file size.
 """
@@ -46,17 +46,16 @@ class OffloadJob:
     siblings: Mapping[str, str]
     options: ParseOptions
     zone_name: str
-    #: The event sink's choices: occurred_at as PostgreSQL takes it, batches as JSON text.
+    #: occurred_at is handed to PostgreSQL's COPY as a datetime, to SQLite as text.
     postgres: bool
-    json_batches: bool
 
 
 @dataclass
 class Batch:
     """One message from the child: rows plus what the parser yielded beside them, in order."""
 
-    rows: str | list[tuple[Any, ...]] | None = None
-    row_count: int = 0
+    #: Derived event rows, their last column (extra) already JSON text.
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
     #: ("embedded", EmbeddedFile) | ("note", FileNote) | ("fact", DerivedFact, seq) | ("opened",)
     items: list[tuple[Any, ...]] = field(default_factory=list)
     linked: list[str] = field(default_factory=list)
@@ -114,9 +113,7 @@ def _child(job: OffloadJob, conn: Connection) -> None:
 
     def send(last: bool = False, error: str | None = None) -> None:
         nonlocal rows, chars, batch
-        if rows:
-            batch.rows = encode_json(rows) if job.json_batches else rows
-            batch.row_count = len(rows)
+        batch.rows = rows
         batch.bytes_read, tally[0] = tally[0], 0
         batch.last, batch.error = last, error
         conn.send(batch)
@@ -127,8 +124,9 @@ def _child(job: OffloadJob, conn: Connection) -> None:
         for item in parser.parse(source, job.options):
             if isinstance(item, EventRecord):
                 seq += 1
-                rows.append(derive_row(item, seq=seq, zone_name=job.zone_name,
-                                       time_value=time_value))
+                row = derive_row(item, seq=seq, zone_name=job.zone_name,
+                                 time_value=time_value)
+                rows.append((*row[:-1], encode_json(row[-1])))
                 if item.attachments:
                     batch.linked.extend(a.sha256 for a in item.attachments if a.sha256)
                 if item.text is not None:

@@ -68,24 +68,25 @@ class EventSink:
         self._executor: ThreadPoolExecutor | None = None
         self._inflight: Future[None] | None = None
 
-    @property
-    def takes_json(self) -> bool:
-        """Whether batches go to the database as one JSON text (see ``write``)."""
-        return not self.postgres and _JSON_OPERATORS
-
-    def write(self, rows: Sequence[tuple[Any, ...]] | str) -> None:
+    def write(self, rows: Sequence[tuple[Any, ...]], extra_encoded: bool = False) -> None:
         """Queue one batch; at most one is in flight, so memory stays bounded.
 
-        A batch may arrive already encoded (a str) when it was derived in a
-        parsing process (collector.offload); only when ``takes_json``.
+        ``extra_encoded``: the rows' last column is already JSON text (rows derived
+        in a parsing process, collector.offload). Such batches are bound row by
+        row: the parsing runs elsewhere, so holding the GIL for binding costs
+        nothing, and SQLite then does less work than unpacking one JSON text.
         """
         payload: Any = rows
-        if self.takes_json and not isinstance(rows, str):
+        if self.takes_json and not extra_encoded:
             payload = encode_json(rows)
         self.wait()
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="events")
-        self._inflight = self._executor.submit(self._insert, payload)
+        self._inflight = self._executor.submit(self._insert, payload, extra_encoded)
+
+    @property
+    def takes_json(self) -> bool:
+        return not self.postgres and _JSON_OPERATORS
 
     def wait(self) -> None:
         if self._inflight is not None:
@@ -100,19 +101,22 @@ class EventSink:
                 self._executor.shutdown(wait=True)
                 self._executor = None
 
-    def _insert(self, rows: Any) -> None:
+    def _insert(self, rows: Any, extra_encoded: bool) -> None:
+        constants = self.constants
         if self.postgres:
-            constants = self.constants
             with self._raw.cursor() as cursor, cursor.copy(_POSTGRES_COPY) as copy:
                 for row in rows:
-                    copy.write_row((*constants, *row[:_EXTRA], encode_json(row[_EXTRA])))
+                    copy.write_row((*constants, *row) if extra_encoded else
+                                   (*constants, *row[:_EXTRA], encode_json(row[_EXTRA])))
             return
         cursor = self._raw.cursor()
         try:
             if isinstance(rows, str):
-                cursor.execute(_SQLITE_FROM_JSON, (*self.constants, rows))
+                cursor.execute(_SQLITE_FROM_JSON, (*constants, rows))
+            elif extra_encoded:
+                cursor.executemany(_SQLITE_INSERT, [(*constants, *row) for row in rows])
             else:
                 cursor.executemany(_SQLITE_INSERT, [
-                    (*self.constants, *row[:_EXTRA], encode_json(row[_EXTRA])) for row in rows])
+                    (*constants, *row[:_EXTRA], encode_json(row[_EXTRA])) for row in rows])
         finally:
             cursor.close()

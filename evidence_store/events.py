@@ -162,14 +162,13 @@ class EventWriter:
         if len(self._pending) >= BATCH or self._pending_chars >= BATCH_CHARS:
             self.flush()
 
-    def add_derived(self, rows: list[tuple[Any, ...]] | str, count: int) -> None:
-        """A batch derived elsewhere (collector.offload) with this writer's zone and
-        time values, numbered from ``count + 1``; encoded already when the sink
-        ``takes_json``."""
+    def add_derived(self, rows: list[tuple[Any, ...]]) -> None:
+        """Rows derived elsewhere (collector.offload) with this writer's zone and time
+        values, numbered on from ``count``, their extra column already JSON text."""
         sink = self.sink()
         self.flush()
-        self.count += count
-        sink.write(rows)
+        self.count += len(rows)
+        sink.write(rows, extra_encoded=True)
 
     def sink(self) -> EventSink:
         if self._sink is None:
