@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 
 from collector.intake import IngestOptions, Ingestor
 from evidence_store import cases
+from evidence_store.database import scratch_schema
 from evidence_store.facts import iter_case_facts
 from evidence_store.store import init_store
 from evidence_store.timeline import iter_events
@@ -16,7 +19,13 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def _ingest(root: Path, path: Path, offload: bool) -> dict[str, object]:
-    store = init_store(root)
+    base = os.environ.get("CONDUCT_DATABASE_URL")
+    with scratch_schema(base, prefix="o") if base else nullcontext(None) as url:
+        return _ingest_into(root, url, path, offload)
+
+
+def _ingest_into(root: Path, url: str | None, path: Path, offload: bool) -> dict[str, object]:
+    store = init_store(root, url)
     try:
         with store.session() as session:
             cases.create_case(session, "OP-1", "Offload", "DC Jo Smith", "JS")
