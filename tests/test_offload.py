@@ -14,6 +14,7 @@ from evidence_store.database import scratch_schema
 from evidence_store.facts import iter_case_facts
 from evidence_store.store import init_store
 from evidence_store.timeline import iter_events
+from tests.test_ingest_cli import write_chat_zip
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -55,6 +56,14 @@ def test_offloaded_parsing_matches_in_process_parsing(tmp_path, name):
     there = _ingest(tmp_path / "there", FIXTURES / name, offload=True)
     assert there == here
     assert here["events"]
+
+
+def test_offloaded_chat_links_its_media_by_name(tmp_path):
+    chat = write_chat_zip(tmp_path / "chat.zip")
+    here = _ingest(tmp_path / "here", chat, offload=False)
+    there = _ingest(tmp_path / "there", chat, offload=True)
+    assert there == here
+    assert [a["sha256"] is not None for e in here["events"] for a in e["attachments"]] == [True]
 
 
 def test_a_parser_failure_in_the_child_is_one_line_on_the_exhibit(tmp_path):
