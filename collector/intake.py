@@ -10,7 +10,7 @@ import json
 import os
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +23,7 @@ from collector.offload import OFFLOAD_FROM_BYTES, OffloadJob, run_offloaded
 from collector.outcome import ExhibitOutcome
 from collector.progress import NoProgress, Progress, counting_reader
 from collector.scope import Scope
-from collector.siblings import SiblingIndex
+from collector.siblings import SiblingIndex, SiblingReader
 from evidence_store import cases, custody
 from evidence_store.blobs import BlobSizeExceeded, BlobStore, StoredBlob
 from evidence_store.events import EventWriter
@@ -54,6 +54,17 @@ class IngestOptions:
     #: Proportionate review: keep only records involving these normalised identifiers.
     only_with: frozenset[str] = frozenset()
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+
+
+@dataclass(frozen=True)
+class Companion:
+    """A file made alongside a top-level exhibit rather than found inside it (the
+    record of the HTTP exchange behind a captured page): stored as its child with
+    its own account of how it was obtained, and parsed after it."""
+
+    blob: StoredBlob
+    name: str
+    how_obtained: str
 
 
 @dataclass
@@ -117,6 +128,51 @@ class Ingestor:
             self._process(session, case, item, siblings={})
             return item.outcome
 
+    def ingest_stored(self, blob: StoredBlob, name: str, companions: Sequence[Companion] = (),
+                      on_received: Callable[[Session, Case, ExhibitOutcome], None] | None = None,
+                      ) -> ExhibitOutcome:
+        """Bytes already written to this store's blobs (a capture streams them there
+        itself): receipt, companions as children, ``on_received`` (in the same
+        transaction, before any parsing), then parsing."""
+        with self.store.session() as session:
+            case = cases.get_case(session, self.case_ref)
+            item = self._record_receipt(session, case, blob, name, parent=None, member=None,
+                                        depth=0)
+            children = []
+            for companion in companions:
+                child = self._record_receipt(session, case, companion.blob, companion.name,
+                                             item.exhibit, None, 1, ref=self._child_ref(item),
+                                             companion=companion)
+                item.outcome.children.append(child.outcome)
+                children.append(child)
+            if on_received is not None:
+                on_received(session, case, item.outcome)
+            for each in (item, *children):
+                self._process(session, case, each, siblings={})
+            for outcome in item.outcome.walk():
+                outcome.linked = outcome.sha256 in self.linked
+            return item.outcome
+
+    def ingest_stored_group(self, files: Sequence[tuple[str, StoredBlob]]
+                            ) -> list[ExhibitOutcome]:
+        """Several stored blobs delivered together (one web upload): all received
+        first, then parsed, so a chat can link the photos uploaded beside it."""
+        if not files:
+            return []
+        with self.store.session() as session:
+            case = cases.get_case(session, self.case_ref)
+            items = [(name, self._record_receipt(session, case, blob, name, parent=None,
+                                                 member=None, depth=0))
+                     for name, blob in files]
+            index = SiblingIndex({name: item.exhibit.sha256 for name, item in items})
+            for name, item in items:
+                self._process(session, case, item, index.beside(name))
+        outcomes = [item.outcome for _, item in items]
+        for top in outcomes:
+            for outcome in top.walk():
+                outcome.linked = outcome.sha256 in self.linked
+        return outcomes
+
     # -- folders and files --------------------------------------------------
 
     def _ingest_folder(self, folder: Path) -> list[ExhibitOutcome]:
@@ -160,7 +216,7 @@ class Ingestor:
 
     def _record_receipt(self, session: Session, case: Case, blob: StoredBlob, name: str,
                         parent: Exhibit | None, member: str | None, depth: int,
-                        ref: str | None = None) -> _Item:
+                        ref: str | None = None, companion: Companion | None = None) -> _Item:
         mime = media_type(blob.head)
         # Rows this ingest added are remembered here, so look-ups need no autoflush
         # and children can be inserted in batches (an SMS backup has thousands of
@@ -189,9 +245,11 @@ class Ingestor:
             duplicate_of_id=first.id if first else None,
             received_from=self.options.received_from if parent is None else None,
             received_by=self.options.received_by, received_at=datetime.now(UTC),
-            how_obtained=(self.options.how_obtained if parent is None
+            how_obtained=(companion.how_obtained if companion
+                          else self.options.how_obtained if parent is None
                           else f"extracted from {parent.ref}"),
-            description=self._describe(name, parent, member), notes="[]",
+            description=(f"File {name!r} made with exhibit {parent.ref}" if companion and parent
+                         else self._describe(name, parent, member)), notes="[]",
         )
         session.add(exhibit)
         if first is None:
@@ -208,7 +266,8 @@ class Ingestor:
         if first is not None:
             details["duplicate_of"] = first.ref
         custody.append(session, custody.case_chain(case.ref), self.options.received_by,
-                       "exhibit_received" if parent is None else "exhibit_extracted",
+                       "exhibit_received" if parent is None
+                       else "exhibit_attached" if companion else "exhibit_extracted",
                        ref, details)
         outcome = ExhibitOutcome(
             ref=ref, name=name, sha256=blob.sha256, size=blob.size, format=None,
@@ -271,6 +330,7 @@ class Ingestor:
             media_type=exhibit.media_type,
             open=lambda: self._open_for_parsing(exhibit),
             siblings=siblings,
+            read_sibling=SiblingReader(siblings, self.blobs.root),
         )
         options = ParseOptions(date_order=self.options.date_order,
                                default_region=case.default_region,
@@ -344,7 +404,8 @@ class Ingestor:
         job = OffloadJob(
             parser_name=parser.name, blob_path=str(self.blobs.path(exhibit.sha256)),
             name=source.name, sha256=source.sha256, size=source.size,
-            media_type=source.media_type, siblings=dict(source.siblings), options=options,
+            media_type=source.media_type, siblings=source.siblings,
+            read_sibling=source.read_sibling, options=options,
             zone_name=writer.zone_name, postgres=sink.postgres,
         )
         for batch in run_offloaded(job):

@@ -44,6 +44,7 @@ class OffloadJob:
     size: int
     media_type: str
     siblings: Mapping[str, str]
+    read_sibling: Callable[[str, int], bytes | None]
     options: ParseOptions
     zone_name: str
     #: occurred_at is handed to PostgreSQL's COPY as a datetime, to SQLite as text.
@@ -105,7 +106,8 @@ def _child(job: OffloadJob, conn: Connection) -> None:
         return io.BufferedReader(_Counter(raw, tally), buffer_size=1024 * 1024)
 
     source = SourceFile(name=job.name, sha256=job.sha256, size=job.size,
-                        media_type=job.media_type, open=opener, siblings=job.siblings)
+                        media_type=job.media_type, open=opener, siblings=job.siblings,
+                        read_sibling=job.read_sibling)
     time_value: Callable[[Any], Any] = aware_utc if job.postgres else sqlite_time
     rows: list[tuple[Any, ...]] = []
     chars = 0

@@ -12,6 +12,10 @@ from __future__ import annotations
 import posixpath
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from evidence_store.blobs import BlobStore
 
 
 def _clean(name: str) -> str:
@@ -65,3 +69,23 @@ class Siblings(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self._index.files)
+
+
+@dataclass(frozen=True)
+class SiblingReader:
+    """SourceFile.read_sibling for stored files: picklable, so a parsing process
+    (collector.offload) can read siblings from the blob folder itself."""
+
+    siblings: Mapping[str, str]
+    blob_root: Path
+
+    def __call__(self, name: str, limit: int) -> bytes | None:
+        sha256 = self.siblings.get(name)
+        if sha256 is None:
+            return None
+        try:
+            with BlobStore(self.blob_root).open(sha256) as handle:
+                data = handle.read(limit + 1)
+        except OSError:
+            return None
+        return data if len(data) <= limit else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import BinaryIO, Literal, Protocol
 
 from parsers.records import ParsedItem
@@ -32,6 +33,10 @@ class ParseOptions:
     column_map: tuple[tuple[str, str], ...] = ()
 
 
+def _no_sibling(name: str, limit: int) -> bytes | None:
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class SourceFile:
     """A stored original handed to a parser.
@@ -47,6 +52,14 @@ class SourceFile:
     media_type: str
     open: Callable[[], BinaryIO]
     siblings: Mapping[str, str] = field(default_factory=dict)
+    #: The file's modification time (aware, UTC) when it was ingested from disk;
+    #: None for archive members, embedded files and uploads.
+    modified: datetime | None = None
+    #: The bytes of a file delivered alongside, found by name as ``siblings`` finds
+    #: it, or None when it was not delivered or is larger than ``limit`` bytes. For
+    #: small companion files that say who a conversation was with (Discord's
+    #: channel.json); the parser still gets bytes, never the store.
+    read_sibling: Callable[[str, int], bytes | None] = _no_sibling
 
 
 class Parser(Protocol):

@@ -3,21 +3,26 @@
 The package holds only the messages the account holder sent ("folders for each
 channel you've sent messages in"), so every record is outgoing, from the account
 holder, and the other side of a conversation is never here. Who the channel
-was with is in ``channel.json`` beside this file, which parsers cannot read
-(siblings give hashes, not contents): the channel id is taken from attachment
-URLs when there are any. The older CSV form of the same file is read by
-parsers.discord_messages_csv, which shares the record building below.
+was with is in ``channel.json`` beside this file (id, type, recipients' user
+ids, name and server for server channels) and who the holder is in
+``account/user.json``; both are read when they were delivered. Without them the
+channel id is taken from attachment URLs when there are any. The older CSV form
+of the same file is read by parsers.discord_messages_csv, which shares the
+record building below.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from parsers.base import ParseOptions, Probe, SourceFile
 from parsers.errors import DamagedInput
+from parsers.identifiers import handle_id
 from parsers.records import (
     AttachmentRef,
     EventRecord,
@@ -51,6 +56,57 @@ _JSON_FIELDS = (
 )
 
 
+#: Companion files larger than these are not read (channel.json is a few hundred
+#: bytes; user.json holds the whole account profile).
+_CHANNEL_LIMIT = 1 << 20
+_USER_LIMIT = 32 << 20
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """What channel.json (and account/user.json) beside a messages file say."""
+
+    channel_id: str | None = None
+    name: str | None = None
+    server: str | None = None
+    #: Everyone in a DM or group DM, the holder included, as discord: handles.
+    members: tuple[str, ...] = ()
+    holder: str | None = None
+    problems: tuple[str, ...] = ()
+
+
+def _sibling_json(source: SourceFile, name: str, limit: int) -> tuple[Any, str | None]:
+    raw = source.read_sibling(name, limit)
+    if raw is None:
+        return None, None
+    try:
+        return json.loads(raw), None
+    except (ValueError, RecursionError):
+        return None, f"{name} beside this file is not readable JSON; it is stored, not used"
+
+
+def channel_info(source: SourceFile) -> ChannelInfo:
+    channel, problem = _sibling_json(source, "channel.json", _CHANNEL_LIMIT)
+    user, user_problem = _sibling_json(source, "account/user.json", _USER_LIMIT)
+    problems = tuple(p for p in (problem, user_problem) if p)
+    holder_id = text_of(user.get("id")) if isinstance(user, dict) else None
+    holder = handle_id(CHANNEL, holder_id) if holder_id else None
+    if not isinstance(channel, dict):
+        return ChannelInfo(holder=holder, problems=problems)
+    recipients = channel.get("recipients")
+    members = tuple(dict.fromkeys(
+        handle_id(CHANNEL, member) for item in (recipients if isinstance(recipients, list) else ())
+        if (member := text_of(item))))
+    guild = channel.get("guild")
+    return ChannelInfo(
+        channel_id=text_of(channel.get("id")),
+        name=channel.get("name") if isinstance(channel.get("name"), str) else None,
+        server=(guild.get("name") if isinstance(guild, dict)
+                and isinstance(guild.get("name"), str) else None),
+        members=members, holder=holder, problems=problems,
+    )
+
+
 def message_time(message_id: str | None) -> WallClock | None:
     """The time a Discord id was made, for messages whose Timestamp is unusable."""
     return snowflake_clock(message_id, DISCORD_EPOCH_MS)
@@ -78,7 +134,15 @@ class DiscordRecords:
     def __init__(self, source: SourceFile, channels: Counter[str]) -> None:
         self.source = source
         self.channels = channels
-        self.conversation = ("discord:c" + next(iter(channels))) if len(channels) == 1 else None
+        self.info = channel_info(source)
+        if self.info.channel_id is not None:
+            self.conversation: str | None = "discord:c" + self.info.channel_id
+        else:
+            self.conversation = ("discord:c" + next(iter(channels))) if len(channels) == 1 else None
+        holder = self.info.holder
+        # Without user.json the holder is among the members but not known: a DM's
+        # recipient cannot then be told apart from its sender.
+        self.recipients = tuple(m for m in self.info.members if m != holder) if holder else ()
         self.no_time = Tally("discord_messages_without_time",
                              "Messages with neither a usable Timestamp nor a message id")
         self.unreadable = Tally("discord_unreadable_entries",
@@ -107,10 +171,12 @@ class DiscordRecords:
         self.count += 1
         return EventRecord(
             kind="message", time=clock, time_basis="sent", channel=CHANNEL, locator=locator,
-            sender=ACCOUNT_HOLDER, direction="outgoing", text=text,
+            sender=ACCOUNT_HOLDER, sender_id=self.info.holder, recipients=self.recipients,
+            direction="outgoing", text=text,
             # The package's CDN links are not delivered files: nothing to hash.
             attachments=tuple(AttachmentRef(name=url) for url in urls),
             defects=tuple(defects), conversation=self.conversation,
+            participants=self.info.members,
         )
 
     def _clock(self, timestamp: Any, message_id: str | None,
@@ -134,7 +200,22 @@ class DiscordRecords:
             note = tally.note()
             if note is not None:
                 yield note
-        if self.conversation is not None:
+        for problem in self.info.problems:
+            yield FileNote("discord_companion_unreadable", problem)
+        if self.info.channel_id is not None:
+            described = ", ".join(filter(None, (
+                f"named {self.info.name!r}" if self.info.name else None,
+                f"on server {self.info.server!r}" if self.info.server else None,
+                f"members {', '.join(self.info.members)}" if self.info.members else None)))
+            yield FileNote("discord_channel_from_channel_json",
+                           f"Channel {self.info.channel_id} read from channel.json beside "
+                           f"this file{': ' + described if described else ''}.")
+            if self.info.members and self.info.holder is None:
+                yield FileNote("discord_holder_unknown",
+                               "account/user.json was not delivered with this file, so the "
+                               "holder's own id is not known: members are listed as "
+                               "participants but no recipient is named.")
+        elif self.conversation is not None:
             yield FileNote("discord_channel_from_attachments",
                            f"Channel {self.conversation[len('discord:c'):]} read from the "
                            "attachment links; the channel's name and members are in "
@@ -151,7 +232,7 @@ class DiscordRecords:
         yield FileNote("discord_own_messages_only",
                        "A Discord data package holds only the messages the account holder "
                        "sent: replies and other people's messages are not in it, so absence "
-                       "proves nothing. Sender ids need account/user.json.")
+                       "proves nothing.")
 
 
 def _pick(path: list[Any]) -> bool:

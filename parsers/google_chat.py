@@ -5,11 +5,14 @@ creator by display name and e-mail address (a stable identity). Times are
 English text such as ``Tuesday, March 12, 2024 at 10:15:03 PM UTC``; the zone
 word decides whether the time is an instant or a wall clock. The account
 holder's own address is in ``Users/User <id>/user_info.json``, not here, so
-direction is left unknown. Legacy Hangouts.json is parsers.hangouts.
+direction is left unknown. The conversation's members are in ``group_info.json``
+beside it and are read when delivered, so members who never wrote are
+participants too. Legacy Hangouts.json is parsers.hangouts.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -114,9 +117,39 @@ class GoogleChatParser:
         return bool(_START.match(head)) and all(p.search(head) for p in _FIELDS)
 
     def parse(self, source: SourceFile, options: ParseOptions) -> Iterator[ParsedItem]:
-        reader = _Reader(source, _creators(source))
+        creators = _creators(source)
+        members, note = _group_members(source)
+        reader = _Reader(source, tuple(sorted(set(creators) | set(members))))
         yield from reader.records()
         yield from reader.notes()
+        if note is not None:
+            yield note
+
+
+#: group_info.json is a name and a member list: anything much larger is not one.
+_GROUP_INFO_LIMIT = 4 << 20
+
+
+def _group_members(source: SourceFile) -> tuple[tuple[str, ...], FileNote | None]:
+    raw = source.read_sibling("group_info.json", _GROUP_INFO_LIMIT)
+    if raw is None:
+        return (), None
+    try:
+        info = json.loads(raw)
+    except (ValueError, RecursionError):
+        return (), FileNote("google_chat_group_info_unreadable",
+                            "group_info.json beside this file is not readable JSON; it is "
+                            "stored, and participants are those who wrote.")
+    members = info.get("members") if isinstance(info, dict) else None
+    found = tuple(dict.fromkeys(
+        address for member in (members if isinstance(members, list) else ())
+        if isinstance(member, dict) and isinstance(member.get("email"), str)
+        and (address := email_id(member["email"])) is not None))
+    name = info.get("name") if isinstance(info, dict) else None
+    label = f" ({name!r})" if isinstance(name, str) and name else ""
+    return found, FileNote("google_chat_members_from_group_info",
+                           f"Members of the conversation{label} read from group_info.json "
+                           f"beside this file: {', '.join(found) or 'none listed'}.")
 
 
 def _creator_email(path: list[Any]) -> bool:
@@ -241,9 +274,7 @@ class _Reader:
                            "times are read as wall-clock times in the case's zone.")
         yield FileNote("google_chat_direction_unknown",
                        "The account holder's address is in Users/User <id>/user_info.json, not "
-                       "in this file: directions are left unknown. The members of the "
-                       "conversation are listed in group_info.json beside it; participants "
-                       "here are those who wrote in it.")
+                       "in this file: directions are left unknown.")
 
 
 def _details(message: dict[str, Any],

@@ -212,3 +212,36 @@ def test_any_json_in_the_entries_raises_only_parser_errors(entries) -> None:
 def test_random_bytes_raise_only_parser_errors(data: bytes) -> None:
     with contextlib.suppress(ParserError):
         parse_all(PARSER, b'[{"ID": ' + data)
+
+
+def _with_companions(companions: dict[str, bytes]) -> list:
+    source = replace(source_of(fixture("discord", "no_attachments_messages.json"),
+                               "messages.json"),
+                     read_sibling=lambda name, limit: companions.get(name))
+    return list(PARSER.parse(source, ParseOptions()))
+
+
+CHANNEL_JSON = json.dumps({"id": "1300000000000000003", "type": 1, "name": None,
+                           "recipients": ["80351110224678912", "90351110224678913"]}).encode()
+USER_JSON = json.dumps({"id": "80351110224678912", "username": "victim"}).encode()
+
+
+def test_channel_json_beside_the_file_names_the_conversation_and_its_members():
+    records = events(_with_companions({"channel.json": CHANNEL_JSON,
+                                       "account/user.json": USER_JSON}))
+    assert {(r.conversation, r.sender_id, r.recipients, r.participants) for r in records} == {(
+        "discord:c1300000000000000003", "discord:80351110224678912",
+        ("discord:90351110224678913",),
+        ("discord:80351110224678912", "discord:90351110224678913"))}
+
+
+def test_without_user_json_the_members_are_known_but_no_recipient_is_named():
+    items = _with_companions({"channel.json": CHANNEL_JSON})
+    assert {(r.sender_id, r.recipients) for r in events(items)} == {(None, ())}
+    assert "discord_holder_unknown" in codes(items)
+
+
+def test_an_unreadable_channel_json_is_noted_and_the_messages_still_read():
+    items = _with_companions({"channel.json": b"{not json"})
+    assert len(events(items)) == len(events(parse("no_attachments_messages.json")))
+    assert "discord_companion_unreadable" in codes(items)

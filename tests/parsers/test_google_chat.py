@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from parsers.base import ParseOptions
 from parsers.errors import DamagedInput, ParserError
 from parsers.google_chat import PARSER, parse_created
 from parsers.records import AttachmentRef
 from tests.parsers.chat_export_support import fixture, generator, json_values, negatives
-from tests.parsers.support import events, notes, parse_all, probe_of
+from tests.parsers.support import events, notes, parse_all, probe_of, source_of
 
 VICTIM, SUSPECT, BOT = "jo.victim@example.com", "sam.stalker@example.org", "bot@example.net"
 NNBSP = "\u202f"
@@ -207,3 +209,25 @@ def test_any_json_in_the_messages_raises_only_parser_errors(entries) -> None:
 def test_random_bytes_raise_only_parser_errors(data: bytes) -> None:
     with contextlib.suppress(ParserError):
         parse_all(PARSER, b'{"messages": [' + data)
+
+
+def _with_group_info(raw: bytes | None) -> list:
+    source = replace(source_of(fixture("google_chat", "messages.json"), "messages.json"),
+                     read_sibling=lambda name, limit: raw if name == "group_info.json" else None)
+    return list(PARSER.parse(source, ParseOptions()))
+
+
+def test_members_listed_in_group_info_are_participants_even_if_they_never_wrote():
+    info = json.dumps({"name": "Neighbours", "members": [
+        {"name": "Jo Victim", "email": "jo.victim@example.com"},
+        {"name": "Quiet Witness", "email": "Quiet@Example.net"}]}).encode()
+    items = _with_group_info(info)
+    assert all("quiet@example.net" in r.participants for r in events(items))
+    assert any(n.code == "google_chat_members_from_group_info" and "'Neighbours'" in n.message
+               for n in notes(items))
+
+
+def test_an_unreadable_group_info_is_noted_and_changes_nothing_else():
+    plain, broken = _with_group_info(None), _with_group_info(b"\xff{")
+    assert [r.participants for r in events(broken)] == [r.participants for r in events(plain)]
+    assert "google_chat_group_info_unreadable" in {n.code for n in notes(broken)}
