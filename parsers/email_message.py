@@ -1,7 +1,8 @@
 """One RFC 5322 message's raw bytes -> records; shared by the mbox and .eml parsers.
 
-A message gives its attachments (EmbeddedFile) first and then one EventRecord that
-refers to them by sha256, as the collector expects. Nothing here raises: whatever
+A message gives its attachments (EmbeddedFile) first, then one EventRecord that
+refers to them by sha256, as the collector expects, then the DerivedFacts about
+its origin (parsers.email_attribution). Nothing here raises: whatever
 is wrong with a message goes on its record as a defect, or into a FileNote.
 """
 
@@ -25,6 +26,7 @@ from typing import Any, cast
 
 from bs4 import BeautifulSoup
 
+from parsers.email_attribution import attribution
 from parsers.identifiers import email_id
 from parsers.records import (
     AttachmentRef,
@@ -254,6 +256,8 @@ class _MessageReader:
         recipients = self._recipients()
         subject = self._header_text("Subject")
         extra = self._extra(sender, labels)
+        found = attribution(self.msg, self.locator)
+        extra.update(found.summary)
         record = EventRecord(
             kind="email",
             time=clock,
@@ -277,7 +281,8 @@ class _MessageReader:
             participants=tuple(dict.fromkeys(
                 i for i in (sender.identifier, *recipients) if i is not None)),
         )
-        return [*files, record]
+        # The facts follow their record: the collector ties each to the record before it.
+        return [*files, record, *found.facts]
 
     # -- headers -------------------------------------------------------------
 
@@ -448,7 +453,7 @@ class _MessageReader:
         media_type = part.get_content_type()
         default = f"attachment-{number}" + (".eml" if media_type.startswith("message/") else "")
         return EmbeddedFile(
-            name=_safe_name(self._filename(part)) or default,
+            name=safe_name(self._filename(part)) or default,
             data=data,
             sha256=hashlib.sha256(data).hexdigest(),
             locator=replace(self.locator, json_path=path),
@@ -686,7 +691,7 @@ def _direction(labels: tuple[str, ...] | None) -> Direction:
     return "unknown"
 
 
-def _safe_name(name: str | None) -> str | None:
+def safe_name(name: str | None) -> str | None:
     """The last path component of an attachment's name, without control characters.
 
     The name becomes a stored file's name, so "../../x" must not reach anything.

@@ -8,6 +8,7 @@ from typing import BinaryIO
 from parsers.base import PROBE_SIZE, ParseOptions, Probe, SourceFile
 from parsers.email_message import HEADER_LINE, message_items
 from parsers.errors import DamagedInput
+from parsers.mhtml import is_saved_page
 from parsers.records import FileNote, Locator, ParsedItem
 
 _BOM = b"\xef\xbb\xbf"
@@ -51,13 +52,15 @@ def header_names(head: bytes) -> set[str] | None:
 
 class EmlParser:
     name = "eml"
-    version = "1.0.0"
+    version = "1.1.0"
     format = "eml"
 
     def detect(self, probe: Probe) -> bool:
-        """Header lines from the first byte, two or more of them known mail headers."""
+        """Header lines from the first byte, two or more of them known mail headers;
+        not a browser-saved page (MHTML has mail headers too)."""
         names = header_names(probe.head.removeprefix(_BOM))
-        return names is not None and len(names & _MAIL_HEADERS) >= 2
+        return (names is not None and len(names & _MAIL_HEADERS) >= 2
+                and not is_saved_page(probe.head))
 
     def parse(self, source: SourceFile, options: ParseOptions) -> Iterator[ParsedItem]:
         with source.open() as stream:

@@ -166,7 +166,7 @@ def separator_time(match: re.Match[bytes]) -> WallClock | None:
 
 class MboxParser:
     name = "mbox"
-    version = "1.0.0"
+    version = "1.1.0"
     format = "mbox"
 
     def detect(self, probe: Probe) -> bool:

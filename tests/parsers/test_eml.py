@@ -239,7 +239,8 @@ def test_an_rfc2231_encoded_filename_is_decoded() -> None:
     assert attachment.media_type == "application/pdf"
     assert attachment.locator.json_path == "2"
     assert attachment.locator.message_id == "att1@example.com"
-    assert items[-1] == the_event(RFC2231)
+    assert events(items) == [the_event(RFC2231)]
+    assert items.index(attachment) < items.index(the_event(RFC2231))
     assert the_event(RFC2231).attachments == (
         AttachmentRef("Überwachung Notizen.pdf", hashlib.sha256(NOTES_PDF).hexdigest(),
                       "application/pdf"),
