@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@sh scripts/ensure-libmagic.sh $(BIN)/python
+	@sh scripts/ensure-system-packages.sh
 	@touch $(STAMP)
 
 demo: $(STAMP)

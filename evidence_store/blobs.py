@@ -95,6 +95,11 @@ class BlobStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
 
+    def writer(self, limit: int | None = None) -> BlobWriter:
+        """For bytes pushed in pieces (an HTTP upload) rather than pulled from a stream."""
+        self.ensure()
+        return BlobWriter(self, limit)
+
     def put_bytes(self, data: bytes) -> StoredBlob:
         """Bytes already in memory (an attachment): hashed here, once, written in one call."""
         sha = hashlib.sha256(data).hexdigest()
@@ -144,3 +149,54 @@ class BlobStore:
             while chunk := handle.read(CHUNK):
                 digest.update(chunk)
         return digest.hexdigest()
+
+
+class BlobWriter:
+    """A blob written piece by piece: hashed as it goes, committed like put_stream.
+
+    ``abort()`` (or a failed ``write``) keeps nothing; call it whenever the upload
+    does not finish.
+    """
+
+    def __init__(self, store: BlobStore, limit: int | None) -> None:
+        self._store = store
+        self._limit = limit
+        self._digest = hashlib.sha256()
+        self._head = bytearray()
+        self.size = 0
+        fd, self._tmp_name = tempfile.mkstemp(dir=store._tmp, prefix="incoming-")
+        self._out: IO[bytes] | None = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        if self._out is None:
+            raise ValueError("blob writer already finished")
+        self.size += len(data)
+        if self._limit is not None and self.size > self._limit:
+            self.abort()
+            raise BlobSizeExceeded(f"more than {self._limit} bytes")
+        self._digest.update(data)
+        if len(self._head) < HEAD_SIZE:
+            self._head += data[: HEAD_SIZE - len(self._head)]
+        self._out.write(data)
+
+    def commit(self) -> StoredBlob:
+        if self._out is None:
+            raise ValueError("blob writer already finished")
+        out, self._out = self._out, None
+        try:
+            with out:
+                out.flush()
+                if not self._store.defer_sync:
+                    os.fsync(out.fileno())
+            return self._store._commit(self._tmp_name, self._digest.hexdigest(), self.size,
+                                       bytes(self._head))
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._tmp_name)
+
+    def abort(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._tmp_name)
