@@ -43,6 +43,7 @@ def run_demo(keep: Path | None, console: Console) -> None:
         ("ingest", "DEMO-1", str(material), "--received-from", f"{VICTIM} (victim)",
          "--how", "files copied from the victim's phone and laptop at interview"),
         ("timeline", "DEMO-1"),
+        ("analyse", "DEMO-1"),
         ("verify", "DEMO-1"),
         ("export", "DEMO-1", "--out", str(bundle)),
     ]
@@ -50,8 +51,34 @@ def run_demo(keep: Path | None, console: Console) -> None:
         code = _run(console, store, *step)
         if code != 0:
             raise typer.Exit(code)
+    password = _demo_user(store)
     console.print(
         f"\nDone. Store: {store}\nBundle: {bundle}\n"
         f"Check it without Conduct: mkdir b && cd b && unzip -q {shlex.quote(str(bundle))} "
-        "&& sha256sum -c SHA256SUMS", markup=False,
+        "&& sha256sum -c SHA256SUMS\n"
+        f"Web app: .venv/bin/conduct --store {shlex.quote(str(store))} serve, then open "
+        f"http://127.0.0.1:8000/ and sign in as 'demo' with password {password} "
+        "(a demo-only account, assigned to DEMO-1)", markup=False,
     )
+
+
+def _demo_user(store: Path) -> str:
+    """An officer account for trying the web app on the demo case; its password is printed."""
+    import secrets
+
+    from evidence_store import cases
+    from evidence_store.store import open_store
+    from web import access
+    from web.auth import create_user, hasher
+    from web.settings import WebSettings
+
+    password = secrets.token_urlsafe(12)
+    opened = open_store(store)
+    try:
+        with opened.session() as session:
+            user = create_user(session, hasher(WebSettings()), "demo", "officer", password,
+                               "PC Jane Smith", "PC Jane Smith (demo)")
+            access.assign(session, user, cases.get_case(session, "DEMO-1"), "PC Jane Smith")
+    finally:
+        opened.close()
+    return password
