@@ -26,11 +26,14 @@ def _export(path):
 
 def test_the_bundle_holds_originals_lists_and_checksums(ingested, tmp_path):
     bundle = zipfile.ZipFile(_export(tmp_path / "b.zip"))
-    assert sorted(bundle.namelist()) == [
-        "SHA256SUMS", "custody.csv", "exhibits.csv",
-        "exhibits/JS-1-1_WhatsApp Chat with Sam.txt", "exhibits/JS-1-2_IMG-20240312-WA0001.jpg",
-        "exhibits/JS-1_chat.zip", "facts.csv", "timeline.csv",
+    names = bundle.namelist()
+    # The parent first, its members right after it.
+    assert [n for n in names if n.startswith("exhibits/")] == [
+        "exhibits/JS-1_chat.zip", "exhibits/JS-1-1_WhatsApp Chat with Sam.txt",
+        "exhibits/JS-1-2_IMG-20240312-WA0001.jpg",
     ]
+    assert {"SHA256SUMS", "custody.csv", "exhibits.csv", "facts.csv", "timeline.csv",
+            "manifest.json", "signature/manifest.sig"} <= set(names)
     assert bundle.read("exhibits/JS-1-1_WhatsApp Chat with Sam.txt") == CHAT.encode()
     assert bundle.read("exhibits/JS-1_chat.zip") == (tmp_path / "chat.zip").read_bytes()
 
@@ -43,7 +46,8 @@ def test_sha256sum_checks_the_unpacked_bundle(ingested, tmp_path):
     checked = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=target, capture_output=True,
                              text=True, check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert checked.stdout.count(": OK") == 7
+    members = zipfile.ZipFile(tmp_path / "b.zip").namelist()
+    assert checked.stdout.count(": OK") == len(members) - 1
 
 
 def test_the_exhibit_list_records_receipt(ingested, tmp_path):
@@ -58,7 +62,8 @@ def test_the_exhibit_list_records_receipt(ingested, tmp_path):
 
 def test_the_timeline_csv_has_every_event(ingested, tmp_path):
     text = zipfile.ZipFile(_export(tmp_path / "b.zip")).read("timeline.csv").decode()
-    assert len(list(csv.DictReader(io.StringIO(text)))) == len(timeline_json()) == 4
+    # Four messages and the chat's photo.
+    assert len(list(csv.DictReader(io.StringIO(text)))) == len(timeline_json()) == 5
 
 
 def test_exporting_an_unchanged_case_twice_gives_identical_bytes(ingested, tmp_path):

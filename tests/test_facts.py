@@ -90,7 +90,7 @@ def test_the_bundle_lists_every_fact_with_its_provenance(fact_store, tmp_path):
     store, path = fact_store
     _ingest(store, path)
     with store.session() as session:
-        export_case(session, store.blobs, cases.get_case(session, "OP-1"), tmp_path / "b.zip",
+        export_case(session, store, cases.get_case(session, "OP-1"), tmp_path / "b.zip",
                     "DC Jo Smith")
     rows = list(csv.DictReader(io.StringIO(
         zipfile.ZipFile(tmp_path / "b.zip").read("facts.csv").decode())))
