@@ -29,6 +29,7 @@ from evidence_store.blobs import BlobSizeExceeded, BlobStore, StoredBlob
 from evidence_store.events import EventWriter
 from evidence_store.facts import FactWriter
 from evidence_store.models import Case, Exhibit
+from evidence_store.near_duplicates import record_near_duplicates
 from evidence_store.store import Store
 from parsers.base import DateOrder, ParseOptions, Parser, Probe, SourceFile
 from parsers.errors import ParserError
@@ -75,6 +76,8 @@ class _Item:
     blob: StoredBlob
     outcome: ExhibitOutcome
     depth: int
+    #: When the file was last modified on the disk it was read from (top-level files only).
+    modified: datetime | None = None
 
 
 class Ingestor:
@@ -118,6 +121,7 @@ class Ingestor:
         for top in outcomes:
             for outcome in top.walk():
                 outcome.linked = outcome.sha256 in self.linked
+        self._find_near_duplicates(outcomes)
         return outcomes
 
     def ingest_stream(self, stream: IO[bytes], name: str) -> ExhibitOutcome:
@@ -126,7 +130,8 @@ class Ingestor:
             case = cases.get_case(session, self.case_ref)
             item = self._receive(session, case, stream, name, parent=None, member=None, depth=0)
             self._process(session, case, item, siblings={})
-            return item.outcome
+        self._find_near_duplicates([item.outcome])
+        return item.outcome
 
     def ingest_stored(self, blob: StoredBlob, name: str, companions: Sequence[Companion] = (),
                       on_received: Callable[[Session, Case, ExhibitOutcome], None] | None = None,
@@ -171,7 +176,20 @@ class Ingestor:
         for top in outcomes:
             for outcome in top.walk():
                 outcome.linked = outcome.sha256 in self.linked
+        self._find_near_duplicates(outcomes)
         return outcomes
+
+    def _find_near_duplicates(self, outcomes: list[ExhibitOutcome]) -> None:
+        """After a batch with images: record which of the case's images show the same
+        picture (evidence_store.near_duplicates), in a transaction of its own."""
+        images = [o.ref for top in outcomes for o in top.walk()
+                  if o.format == "image" and o.status == "parsed"]
+        if not images:
+            return
+        with self.store.session() as session:
+            case = cases.get_case(session, self.case_ref)
+            record_near_duplicates(session, case, self.blobs, self.options.received_by,
+                                   involving=images)
 
     # -- folders and files --------------------------------------------------
 
@@ -199,6 +217,8 @@ class Ingestor:
                 with path.open("rb") as handle:
                     item = self._receive(session, case, handle, path.name, parent=None,
                                          member=where if root else None, depth=0)
+                    item.modified = datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime,
+                                                           UTC)
                 items.append((where, item))
                 self.progress.end()
             index = SiblingIndex({where: item.exhibit.sha256 for where, item in items})
@@ -331,6 +351,7 @@ class Ingestor:
             open=lambda: self._open_for_parsing(exhibit),
             siblings=siblings,
             read_sibling=SiblingReader(siblings, self.blobs.root),
+            modified=item.modified,
         )
         options = ParseOptions(date_order=self.options.date_order,
                                default_region=case.default_region,
@@ -406,7 +427,7 @@ class Ingestor:
             name=source.name, sha256=source.sha256, size=source.size,
             media_type=source.media_type, siblings=source.siblings,
             read_sibling=source.read_sibling, options=options,
-            zone_name=writer.zone_name, postgres=sink.postgres,
+            zone_name=writer.zone_name, postgres=sink.postgres, modified=source.modified,
         )
         for batch in run_offloaded(job):
             for entry in batch.items:

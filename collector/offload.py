@@ -18,6 +18,7 @@ import io
 import multiprocessing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -49,6 +50,8 @@ class OffloadJob:
     zone_name: str
     #: occurred_at is handed to PostgreSQL's COPY as a datetime, to SQLite as text.
     postgres: bool
+    #: SourceFile.modified: the file's time on the disk it was ingested from.
+    modified: datetime | None = None
 
 
 @dataclass
@@ -107,7 +110,7 @@ def _child(job: OffloadJob, conn: Connection) -> None:
 
     source = SourceFile(name=job.name, sha256=job.sha256, size=job.size,
                         media_type=job.media_type, open=opener, siblings=job.siblings,
-                        read_sibling=job.read_sibling)
+                        read_sibling=job.read_sibling, modified=job.modified)
     time_value: Callable[[Any], Any] = aware_utc if job.postgres else sqlite_time
     rows: list[tuple[Any, ...]] = []
     chars = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from parsers import (
     call_log_backup,
+    capture_record,
     diary_csv,
     diary_xlsx,
     discord_messages,
@@ -12,14 +13,19 @@ from parsers import (
     generic_csv,
     google_chat,
     hangouts,
+    image,
     ios_sms_db,
     mbox,
     meta_e2ee_json,
     meta_html,
     meta_json,
+    mhtml,
+    outlook_msg,
+    pst,
     sms_backup,
     snapchat,
     telegram,
+    web_page,
     whatsapp,
     x_dms,
 )
@@ -28,10 +34,15 @@ from parsers.base import Parser, Probe
 PARSERS: tuple[Parser, ...] = (
     whatsapp.PARSER,
     mbox.PARSER,
+    mhtml.PARSER,  # before eml: a saved page is a MIME message too
     eml.PARSER,
+    outlook_msg.PARSER,
+    pst.PARSER,
+    capture_record.PARSER,
     meta_json.PARSER,
     meta_e2ee_json.PARSER,
     meta_html.PARSER,
+    web_page.PARSER,  # after meta_html, whose pages are HTML too
     telegram.PARSER,
     ios_sms_db.PARSER,
     sms_backup.PARSER,
@@ -42,6 +53,7 @@ PARSERS: tuple[Parser, ...] = (
     discord_messages_csv.PARSER,
     google_chat.PARSER,
     hangouts.PARSER,
+    image.PARSER,  # by magic bytes; screenshots and photos
     # Victim-written logs come after every service's own format.
     diary_xlsx.PARSER,
     diary_csv.PARSER,

@@ -1,5 +1,8 @@
 import hashlib
+import io
 import zipfile
+
+from PIL import Image
 
 from tests.cli_support import conduct, ingest_json, open_case, timeline_json
 
@@ -10,7 +13,16 @@ CHAT = (
     "13/03/2024, 23:59 - Sam: You can't ignore me\n"
     "I know where you are\n"
 )
-PHOTO = b"\xff\xd8\xff\xe0 pretend jpeg"
+
+
+def _tiny_jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+# A real JPEG: images are parsed now, and bytes that only start like one are damaged.
+PHOTO = _tiny_jpeg()
 
 
 def write_chat_zip(path):
@@ -28,15 +40,16 @@ def test_a_whatsapp_zip_becomes_an_exhibit_with_its_members_as_children(store_di
     assert (top["ref"], top["format"], top["status"]) == ("JS/1", "zip", "parsed")
     assert [(c["ref"], c["format"], c["status"], c["events"]) for c in top["children"]] == [
         ("JS/1/1", "whatsapp", "parsed", 4),
-        ("JS/1/2", None, "stored_unparsed", 0),
+        # The chat's photo is an event of its own: the day WhatsApp stored it.
+        ("JS/1/2", "image", "parsed", 1),
     ]
 
 
 def test_chat_media_is_linked_to_the_stored_member_by_hash(store_dir, tmp_path):
     open_case()
     ingest_json("OP-1", write_chat_zip(tmp_path / "chat.zip"))
-    events = timeline_json()
-    assert events[1]["attachments"] == [{
+    [message] = [e for e in timeline_json() if e["kind"] == "message" and e["attachments"]]
+    assert message["attachments"] == [{
         "name": "IMG-20240312-WA0001.jpg", "sha256": hashlib.sha256(PHOTO).hexdigest(),
         "media_type": None,
     }]

@@ -17,6 +17,8 @@ from tests.parsers.support import FIXTURES, probe_of, source_of
 OWNERS: dict[str, set[str]] = {
     "whatsapp": {"whatsapp"},
     "email": {"mbox", "eml"},
+    "email_msg": {"outlook_msg"},
+    "email_pst": {"pst"},
     "diary": {"diary_csv", "diary_xlsx"},
     "generic_csv": set(),
     "meta": {"meta_json", "meta_e2ee_json", "meta_html"},
@@ -27,6 +29,9 @@ OWNERS: dict[str, set[str]] = {
     "snapchat": {"snapchat"},
     "discord": {"discord_messages", "discord_messages_csv"},
     "google_chat": {"google_chat", "hangouts"},
+    "web": {"web_page", "mhtml", "capture_record"},
+    "images": {"image"},
+    "screenshots": {"image"},
 }
 
 
