@@ -19,8 +19,11 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import OperationalError
 
+from collector.capture import CaptureConfigError, CaptureError, CaptureRefused, capture_url
+from collector.capture import load_config as load_capture_config
 from collector.identities import BadIdentifier, normalise_identifier
 from collector.intake import IngestOptions, Ingestor
+from collector.ocr_stage import OcrStageReport, run_ocr_stage
 from collector.outcome import ExhibitOutcome
 from conduct.terminal import RichProgress, wants_progress
 from evidence_store import cases, custody, persons
@@ -216,6 +219,8 @@ def ingest(
         "recipient, direction, subject, channel, conversation; channel_name=NAME for a fixed "
         "channel). Used for files no other parser recognises.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    no_ocr: Annotated[bool, typer.Option(
+        "--no-ocr", help="Do not read the text of images now (later: conduct ocr).")] = False,
 ) -> None:
     """Store, hash and parse evidence; exit non-zero when anything could not be parsed."""
     if timezone:
@@ -235,22 +240,92 @@ def ingest(
         with bar or nullcontext():
             ingestor = Ingestor(store, ref, options, progress=bar)
             outcomes = guarded(lambda: ingestor.ingest_paths(paths))
-    _report(outcomes, as_json)
+            # New messages may corroborate screenshots read before; images alone may not.
+            added = any(o.events and o.format != "image" for t in outcomes for o in t.walk())
+            ocr = None if no_ocr else run_ocr_stage(store, ref, officer, progress=bar,
+                                                    recheck_all=added)
+    _report(outcomes, as_json, ocr)
     if any(o.unparsed_problem for top in outcomes for o in top.walk()):
         raise typer.Exit(1)
 
 
-def _report(outcomes: list[ExhibitOutcome], as_json: bool) -> None:
+def _report(outcomes: list[ExhibitOutcome], as_json: bool, ocr: OcrStageReport | None = None
+            ) -> None:
     if as_json:
-        print(json.dumps({"exhibits": [o.as_json() for o in outcomes]}, ensure_ascii=False,
-                         indent=2))
+        report: dict[str, Any] = {"exhibits": [o.as_json() for o in outcomes]}
+        if ocr is not None:
+            report["ocr"] = ocr.as_json()
+        print(json.dumps(report, ensure_ascii=False, indent=2))
         return
+    if ocr is not None and (ocr.images or ocr.error or (ocr.corroboration and
+                                                        ocr.corroboration.changed)):
+        out.print(ocr.one_line(), markup=False, highlight=False)
+        for ref, problem in ocr.failed:
+            out.print(f"  {ref}: OCR: {problem}", markup=False, highlight=False)
     for top in outcomes:
         for outcome in top.walk():
             if outcome.top_level or outcome.status in ("parsed", "failed") or outcome.warnings:
                 out.print(outcome.one_line(), markup=False, highlight=False)
             for warning in outcome.warnings:
                 out.print(f"  warning: {warning}", markup=False, highlight=False)
+
+
+@app.command()
+def capture(
+    ref: str,
+    url: Annotated[str, typer.Argument(help="The public http(s) address to capture.")],
+    note: Annotated[str | None, typer.Option(help="Why, or what is on the page (kept in the "
+                                                  "record).")] = None,
+    by: Annotated[str | None, typer.Option(help="Officer capturing (default: case officer).")
+                  ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Capture a public web page: the server's response and a record of the exchange,
+    hashed and stored as exhibits, then parsed. Limits and the private-address
+    allowance are set only in the store's conduct.toml."""
+    with opened() as store:
+        with store.session() as session:
+            case = guarded(lambda: cases.get_case(session, ref))
+            officer = by or case.officer_name
+        try:
+            config = load_capture_config(store.root)
+            result = capture_url(store, ref, url, note, officer, config)
+        except CaptureError as exc:
+            what = ("capture refused" if isinstance(exc, CaptureRefused)
+                    else "capture not started" if isinstance(exc, CaptureConfigError)
+                    else "capture failed")
+            fail(f"{what}: {exc}")
+    if as_json:
+        print(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
+    else:
+        for line in result.lines():
+            out.print(line, markup=False, highlight=False)
+    if any(o.unparsed_problem for o in result.page.walk()):
+        raise typer.Exit(1)
+
+
+@app.command()
+def ocr(
+    ref: str,
+    workers: Annotated[int | None, typer.Option(
+        help="Worker processes (default: one per core).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Read the text of images not read yet, then match names and check screenshots
+    against the exports (safe to run again)."""
+    with opened() as store:
+        bar = RichProgress(err) if wants_progress() and not as_json else None
+        with bar or nullcontext():
+            report = guarded(lambda: run_ocr_stage(store, ref, settings.user, progress=bar,
+                                                   workers=workers))
+    if as_json:
+        print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+    else:
+        out.print(report.one_line(), markup=False, highlight=False)
+        for exhibit, problem in report.failed:
+            out.print(f"  {exhibit}: {problem}", markup=False, highlight=False)
+    if report.error:
+        raise typer.Exit(1)
 
 
 class TimelineFormat(StrEnum):
@@ -280,18 +355,43 @@ def timeline(
     end: Annotated[str | None, typer.Option("--to", help="Up to this UTC date (inclusive).")
                    ] = None,
     channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
+    limit: Annotated[int | None, typer.Option(
+        help="One page of this many events; the cursor of the next page goes to stderr.")
+    ] = None,
+    after: Annotated[str | None, typer.Option(
+        help="The page after this cursor (from a previous page).")] = None,
 ) -> None:
     """The case's events in time order, across every source."""
     end_at = _day(end, "--to")
     if end is not None and end_at is not None and "T" not in end and " " not in end:
         end_at = end_at.replace(hour=0) + _ONE_DAY
     filt = TimelineFilter(start=_day(start, "--from"), end=end_at, channel=channel)
+    paged: dict[str, Any] = {}
     with opened() as store, store.session() as session:
         case = guarded(lambda: cases.get_case(session, ref))
-        count = _print_timeline(iter_events(session, case, filt), fmt)
+        if limit is None and after is None:
+            count = _print_timeline(iter_events(session, case, filt), fmt)
+        else:
+            rows, following = _timeline_page(session, case, filt, after, limit or 100)
+            count = _print_timeline(iter(rows), fmt)
+            paged = {"after": after, "limit": limit or 100}
         custody.append(session, custody.case_chain(case.ref), settings.user, "timeline_viewed",
                        case.ref, {"format": fmt.value, "from": start, "to": end,
-                                  "channel": channel, "events": count})
+                                  "channel": channel, "events": count, **paged})
+    if paged:
+        print(f"next page: --after {following}" if following else "no more events",
+              file=sys.stderr)
+
+
+def _timeline_page(session: Any, case: Any, filt: TimelineFilter, after: str | None,
+                   limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    from evidence_store.search import PageFilter, SearchError, timeline_page
+
+    try:
+        return timeline_page(session, case, PageFilter(start=filt.start, end=filt.end,
+                                                       channel=filt.channel), after, limit)
+    except SearchError as exc:
+        fail(str(exc))
 
 
 @app.command()
@@ -380,14 +480,38 @@ def verify(ref: Annotated[str | None, typer.Argument(help="Only this case.")] = 
 def export(
     ref: str,
     out_file: Annotated[Path, typer.Option("--out", help="Bundle to write (.zip).")],
+    redact: Annotated[bool, typer.Option(
+        "--redact", help="Redact third parties' personal data from the derived documents "
+        "(originals are never altered).")] = False,
 ) -> None:
-    """Write the case-file bundle (originals, timeline, exhibit list, continuity, SHA256SUMS)."""
+    """Write the CPS case file: originals, exhibit list, timeline, summary, continuity,
+    draft statement, disclosure aid, signed manifest and SHA256SUMS."""
     with opened() as store, store.session() as session:
         case = guarded(lambda: cases.get_case(session, ref))
-        result = guarded(lambda: export_case(session, store.blobs, case, out_file,
-                                             settings.user))
-    out.print(f"bundle {result.path}: {result.files} files, sha256 {result.sha256}",
-              markup=False)
+        result = guarded(lambda: export_case(session, store, case, out_file, settings.user,
+                                             redact=redact))
+    out.print(f"bundle {result.path}: {result.files} files, sha256 {result.sha256}, "
+              f"signed by key {result.fingerprint}", markup=False)
+
+
+@app.command("verify-bundle")
+def verify_bundle_command(
+    bundle: Annotated[Path, typer.Argument(help="The case-file ZIP.")],
+    fingerprint: Annotated[str | None, typer.Option(
+        help="The key fingerprint the bundle must be signed with (from the statement).")
+    ] = None,
+) -> None:
+    """Check a case file from the bundle alone: hashes, manifest and signature."""
+    from exports.verify_bundle import verify_bundle
+
+    if not bundle.is_file():
+        fail(f"{bundle}: no such file")
+    report = verify_bundle(bundle, fingerprint)
+    for line in report.lines():
+        print(line)
+    print("OK: bundle verified" if report.ok else f"FAILED: {len(report.failed)} problems")
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -414,5 +538,18 @@ def main() -> None:
         sys.exit(130)
 
 
+# `conduct analyse` and `conduct search` live in conduct.analysis_cli, which adds them to
+# this app when imported; `conduct link`, `notice` and `flags` in conduct.pattern_cli;
+# `conduct serve` and `conduct user ...` (the web app) in conduct.web_cli, likewise.
+from conduct import (  # noqa: E402
+    analysis_cli,  # noqa: F401
+    pattern_cli,  # noqa: F401
+    web_cli,  # noqa: F401
+)
+
 if __name__ == "__main__":
-    main()
+    # Run with -m, this file is __main__ and the analysis commands were added to the
+    # app of the imported conduct.cli: run that one.
+    from conduct.cli import main as main_of_module
+
+    main_of_module()

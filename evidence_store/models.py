@@ -7,8 +7,10 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -197,3 +199,235 @@ class CustodyHead(Base):
     chain: Mapped[str] = mapped_column(String(120), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class SearchIndexState(Base):
+    """How far the full-text index has caught up with the events table.
+
+    The index (FTS5 on SQLite, a tsvector table on PostgreSQL; see
+    evidence_store.search) is filled by catch-up rather than per-row triggers,
+    so that ingest pays nothing for it: every event with an id above
+    ``last_event_id`` is still to be indexed.
+    """
+
+    __tablename__ = "search_index_state"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# Pattern of behaviour (issue 5): officer decisions and derived analysis, each row
+# citing the events it rests on. Decided rows are never deleted: they are disclosable.
+
+
+class IdentifierLink(Base):
+    """A suggested, confirmed or rejected "this identifier is that person's"."""
+
+    __tablename__ = "identifier_links"
+    __table_args__ = (UniqueConstraint("case_id", "value", "person_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    value: Mapped[str] = mapped_column(String(320))
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    status: Mapped[str] = mapped_column(String(12))
+    # One sentence per reason, for the officer; reason_codes (JSON list) for machines.
+    reason: Mapped[str] = mapped_column(Text)
+    reason_codes: Mapped[str] = mapped_column(Text, default="[]")
+    confidence: Mapped[float] = mapped_column(Float)
+    event_ids: Mapped[str] = mapped_column(Text, default="[]")
+    suggested_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Notice(Base):
+    """A notice that contact is unwanted (or that the victim blocked or changed a number):
+    recorded by an officer, or suggested from the victim's own messages and accepted."""
+
+    __tablename__ = "notices"
+    __table_args__ = (UniqueConstraint("case_id", "source_event_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12))
+    given_at: Mapped[datetime]
+    given_by: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    # The suspect it concerns; None means every suspect of the case.
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+    # For "blocked" / "number_changed": the identifier blocked or given up, when known.
+    identifier: Mapped[str | None] = mapped_column(String(320))
+    source_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None]
+
+
+class BehaviourFlag(Base):
+    """A behaviour rule that fired, with the events and text spans it rests on."""
+
+    __tablename__ = "behaviour_flags"
+    __table_args__ = (UniqueConstraint("case_id", "rule_id", "group_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    rule_id: Mapped[str] = mapped_column(String(100))
+    rule_version: Mapped[str] = mapped_column(String(40))
+    rule_hash: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(40))
+    # "event:<id>", "day:<local date>" or "identifier:<value>": what one flag covers.
+    group_key: Mapped[str] = mapped_column(String(400))
+    s2a3: Mapped[str] = mapped_column(Text, default="[]")
+    four: Mapped[str] = mapped_column(Text, default="[]")
+    explanation: Mapped[str] = mapped_column(Text)
+    event_ids: Mapped[str] = mapped_column(Text, default="[]")
+    # JSON list of {event_id, field, start, end, match}.
+    citations: Mapped[str] = mapped_column(Text, default="[]")
+    first_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime]
+    dismissed_by: Mapped[str | None] = mapped_column(String(200))
+    dismissed_at: Mapped[datetime | None]
+    dismissed_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Occurrence(Base):
+    """One message (or call, or diary entry) seen in several sources."""
+
+    __tablename__ = "occurrences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    canonical_event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    # "same_content" (matched by sender, text and time) or "corroborated_by" (OCR fact).
+    basis: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[datetime]
+
+
+class OccurrenceMember(Base):
+    __tablename__ = "occurrence_members"
+    __table_args__ = (Index("ix_occurrence_members_case_event", "case_id", "event_id"),)
+
+    occurrence_id: Mapped[int] = mapped_column(ForeignKey("occurrences.id"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    exhibit_id: Mapped[int] = mapped_column(ForeignKey("exhibits.id"))
+    canonical: Mapped[bool] = mapped_column(Boolean)
+
+
+class AnalysisMark(Base):
+    """How far a derived analysis of a case got: what it depended on (rule file,
+    persons) and the exhibits it had read, so a re-run reads only what is new."""
+
+    __tablename__ = "analysis_marks"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # JSON {exhibit id: event count} of the exhibits read.
+    state: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+# Web app (issue 7): accounts, sessions, who may see which case, victim upload links,
+# uploads waiting for an officer, and the tags and notes written on events.
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: Login name; also the actor recorded in the custody log.
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    full_name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in browser. Only the SHA-256 of the cookie's token is kept, so a copy
+    of the database does not let anyone take over a session."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+
+class CaseAssignment(Base):
+    __tablename__ = "case_assignments"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    assigned_by: Mapped[str] = mapped_column(String(200))
+    assigned_at: Mapped[datetime]
+
+
+class UploadLink(Base):
+    """A one-time link a victim uses to upload without an account (token kept hashed)."""
+
+    __tablename__ = "upload_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    max_bytes: Mapped[int] = mapped_column(BigInteger)
+    max_files: Mapped[int] = mapped_column(Integer)
+    #: Set when an upload through the link completed (or is under way): one use only.
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class QuarantinedUpload(Base):
+    """A file received through an upload link: stored and logged, but not an exhibit
+    until an officer accepts it. Rejected files stay stored (originals are never
+    deleted) and stay listed here."""
+
+    __tablename__ = "quarantined_uploads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("upload_links.id"))
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    original_name: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(200))
+    sender_note: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(12))
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    exhibit_ref: Mapped[str | None] = mapped_column(String(100))
+
+
+class EventAnnotation(Base):
+    """A tag or a note an investigator wrote on an event; never edited, never deleted."""
+
+    __tablename__ = "event_annotations"
+    __table_args__ = (Index("ix_event_annotations_case_event", "case_id", "event_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]

@@ -107,8 +107,9 @@ def _per_day(report: FrequencyReport, figure: Figure) -> None:
     for channel in report.contacts.channels:
         counts = [report.per_day.get(d, {}).get(channel, 0) for d in days]
         above = [a + b for a, b in zip(below, [*counts, counts[-1]], strict=True)]
-        axes.fill_between(edges, below, above, step="post", color=colours[channel],
-                          label=channel, linewidth=0)
+        # matplotlib converts dates itself; its stubs only admit arrays.
+        axes.fill_between(edges, below, above, step="post",  # type: ignore[arg-type]
+                          color=colours[channel], label=channel, linewidth=0)
         below = above
     if days:
         axes.legend(title="channel", loc="upper left", frameon=False)
