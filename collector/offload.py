@@ -14,7 +14,6 @@ so memory stays bounded whatever the file size.
 
 from __future__ import annotations
 
-import io
 import multiprocessing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from collector.progress import counting_reader
 from evidence_store.bulk import aware_utc, encode_json, sqlite_time
 from evidence_store.events import BATCH, BATCH_CHARS, derive_row
 from parsers.base import ParseOptions, SourceFile
@@ -69,44 +69,31 @@ class Batch:
     last: bool = False
 
 
-class _Counter(io.RawIOBase):
-    """Counts bytes read so the parent can move its progress bar."""
+class _Tally:
+    """A Progress that only counts bytes read, for the parent's progress bar."""
 
-    def __init__(self, raw: BinaryIO, tally: list[int]) -> None:
-        self._raw, self._tally = raw, tally
+    def __init__(self) -> None:
+        self.read = 0
 
-    def readinto(self, buffer: Any) -> int:
-        data = self._raw.read(len(buffer))
-        buffer[: len(data)] = data
-        self._tally[0] += len(data)
-        return len(data)
+    def begin(self, label: str, total: int | None) -> None:
+        pass
 
-    def readable(self) -> bool:
-        return True
+    def advance(self, amount: int) -> None:
+        self.read += amount
 
-    def seekable(self) -> bool:
-        return self._raw.seekable()
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._raw.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._raw.tell()
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
+    def end(self) -> None:
+        pass
 
 
 def _child(job: OffloadJob, conn: Connection) -> None:
     """Runs in the child process: parse, derive, encode, send."""
-    tally = [0]
+    tally = _Tally()
     batch = Batch()
 
     def opener() -> BinaryIO:
         batch.items.append(("opened",))
         raw = Path(job.blob_path).open("rb")  # noqa: SIM115 - the parser closes it
-        return io.BufferedReader(_Counter(raw, tally), buffer_size=1024 * 1024)
+        return counting_reader(raw, tally)
 
     source = SourceFile(name=job.name, sha256=job.sha256, size=job.size,
                         media_type=job.media_type, open=opener, siblings=job.siblings,
@@ -119,7 +106,7 @@ def _child(job: OffloadJob, conn: Connection) -> None:
     def send(last: bool = False, error: str | None = None) -> None:
         nonlocal rows, chars, batch
         batch.rows = rows
-        batch.bytes_read, tally[0] = tally[0], 0
+        batch.bytes_read, tally.read = tally.read, 0
         batch.last, batch.error = last, error
         conn.send(batch)
         batch, rows, chars = Batch(), [], 0
