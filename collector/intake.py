@@ -19,6 +19,7 @@ from typing import IO, BinaryIO
 from sqlalchemy.orm import Session
 
 from collector.archives import ArchiveDamaged, ArchiveLimits, ArchiveRefused, ZipReader, is_zip
+from collector.collection_pause import fewer_collections
 from collector.offload import OFFLOAD_FROM_BYTES, OffloadJob, run_offloaded
 from collector.outcome import ExhibitOutcome
 from collector.progress import NoProgress, Progress, counting_reader
@@ -37,6 +38,8 @@ from parsers.records import DerivedFact, EmbeddedFile, EventRecord, FileNote, Pa
 from parsers.registry import by_name, find_parser
 from parsers.sniff import media_type
 
+#: Extracted files received before their parsing starts (_process_pending).
+_PENDING_CHILDREN = 64
 # What reading one damaged or unsupported ZIP entry can raise; the other entries go on.
 _MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError,
                   RuntimeError)
@@ -78,6 +81,8 @@ class _Item:
     depth: int
     #: When the file was last modified on the disk it was read from (top-level files only).
     modified: datetime | None = None
+    #: Files extracted from this one, received but not yet parsed (_embedded).
+    pending: list[_Item] = field(default_factory=list)
 
 
 class Ingestor:
@@ -95,7 +100,6 @@ class Ingestor:
         # writer thread (which shares the connection): the running parse's wait().
         self._quiesce: Callable[[], None] = _nothing
         self._first_receipts: dict[str, Exhibit] = {}
-        self._unflushed = 0
         #: Files at least this large are parsed in a child process (collector.offload).
         self.offload_from = OFFLOAD_FROM_BYTES
 
@@ -254,6 +258,11 @@ class Ingestor:
             first = self._first_receipts.get(blob.sha256)
             if first is None and blob.already_present:
                 first = cases.first_receipt(session, case, blob.sha256)
+        if first is not None and first.id is None:
+            # A copy received in the same batch of extracted files refers to its id.
+            self._quiesce()
+            session.flush()
+        with session.no_autoflush:
             if ref is None:
                 # Children are always numbered by their parent (_child_ref).
                 ref = cases.next_top_ref(session, case, self._initials(case))
@@ -338,7 +347,8 @@ class Ingestor:
                siblings: Mapping[str, str]) -> None:
         exhibit = item.exhibit
         self._quiesce()
-        session.flush()  # events refer to the exhibit's id
+        if exhibit.id is None:
+            session.flush()  # events refer to the exhibit's id
         exhibit.format = parser.format
         exhibit.parser = f"{parser.name}/{parser.version}"
         writer = EventWriter(session, case.id, exhibit.id,
@@ -356,22 +366,13 @@ class Ingestor:
         options = ParseOptions(date_order=self.options.date_order,
                                default_region=case.default_region,
                                column_map=self.options.column_map)
-        scope = None
-        error = None
         outer_quiesce, self._quiesce = self._quiesce, writer.wait
         try:
-            if self.options.only_with:
-                scope = Scope.survey(self.options.only_with, parser.parse(source, options))
-            if scope is None and exhibit.size >= self.offload_from:
-                error = self._parse_offloaded(session, case, item, parser, source, options,
-                                              writer, facts, notes)
-            else:
-                self._parse_here(session, case, item, parser.parse(source, options), scope,
-                                 writer, facts, notes)
-        except ParserError as exc:
-            error = str(exc) or type(exc).__name__
-        except Exception as exc:  # noqa: BLE001 - one broken parser must not stop a batch
-            error = f"internal error in parser {exhibit.parser}: {type(exc).__name__}: {exc}"
+            with fewer_collections():
+                error, scope = self._run_parser(session, case, item, parser, source, options,
+                                                writer, facts, notes)
+                # Files extracted before a failure are kept and parsed like the records.
+                self._process_pending(session, case, item)
         finally:
             self.progress.end()
             writer.close()
@@ -383,6 +384,27 @@ class Ingestor:
         exhibit.notes = json.dumps(notes, ensure_ascii=False)
         self._finish(session, case, item, "failed" if error else "parsed",
                      error=error, events=writer.count, notes=notes)
+
+    def _run_parser(self, session: Session, case: Case, item: _Item, parser: Parser,
+                    source: SourceFile, options: ParseOptions, writer: EventWriter,
+                    facts: FactWriter, notes: list[dict[str, str]]
+                    ) -> tuple[str | None, Scope | None]:
+        """The parse itself: (the one-line error or None, the scope applied)."""
+        scope = None
+        try:
+            if self.options.only_with:
+                scope = Scope.survey(self.options.only_with, parser.parse(source, options))
+            if scope is None and item.exhibit.size >= self.offload_from:
+                return self._parse_offloaded(session, case, item, parser, source, options,
+                                             writer, facts, notes), None
+            self._parse_here(session, case, item, parser.parse(source, options), scope,
+                             writer, facts, notes)
+        except ParserError as exc:
+            return str(exc) or type(exc).__name__, scope
+        except Exception as exc:  # noqa: BLE001 - one broken parser must not stop a batch
+            return (f"internal error in parser {item.exhibit.parser}: "
+                    f"{type(exc).__name__}: {exc}"), scope
+        return None, scope
 
     def _parse_here(self, session: Session, case: Case, item: _Item,
                     records: Iterable[ParsedItem], scope: Scope | None, writer: EventWriter,
@@ -428,6 +450,9 @@ class Ingestor:
             media_type=source.media_type, siblings=source.siblings,
             read_sibling=source.read_sibling, options=options,
             zone_name=writer.zone_name, postgres=sink.postgres, modified=source.modified,
+            blob_root=(str(self.blobs.root) if item.depth < self.options.limits.max_depth
+                       else None),
+            defer_sync=self.blobs.defer_sync,
         )
         for batch in run_offloaded(job):
             for entry in batch.items:
@@ -437,6 +462,9 @@ class Ingestor:
                                         exhibit.size)
                 elif tag == "embedded":
                     self._embedded(session, case, item, entry[1])
+                elif tag == "stored":
+                    self.blobs.written_elsewhere(entry[2])
+                    self._embedded(session, case, item, entry[1], stored=entry[2])
                 elif tag == "note":
                     notes.append({"code": entry[1].code, "message": entry[1].message})
                 elif entry[1].about == "file":
@@ -457,23 +485,33 @@ class Ingestor:
         self.progress.begin(f"parsing {exhibit.ref} {exhibit.original_name}", exhibit.size)
         return counting_reader(self.blobs.open(exhibit.sha256), self.progress)
 
-    def _embedded(self, session: Session, case: Case, item: _Item, record: EmbeddedFile) -> None:
+    def _embedded(self, session: Session, case: Case, item: _Item, record: EmbeddedFile,
+                  stored: StoredBlob | None = None) -> None:
+        """``stored``: the file's bytes already in the blob store (collector.offload)."""
         if item.depth >= self.options.limits.max_depth:
             return
-        blob = self.blobs.put_bytes(record.data)
+        blob = stored or self.blobs.put_bytes(record.data)
         child = self._record_receipt(
             session, case, blob, record.name, item.exhibit,
             record.locator.json_path or record.name, item.depth + 1,
             ref=self._child_ref(item),
         )
         item.outcome.children.append(child.outcome)
-        self._process(session, case, child, siblings={})
-        self._unflushed += 1
-        if self._unflushed >= 500:
-            # Bounds memory; counted here because len(session.new) builds a set per call.
-            self._quiesce()
-            session.flush()
-            self._unflushed = 0
+        item.pending.append(child)
+        if len(item.pending) >= _PENDING_CHILDREN:
+            self._process_pending(session, case, item)
+
+    def _process_pending(self, session: Session, case: Case, item: _Item) -> None:
+        """Parse the files extracted so far: their rows are inserted together by one
+        flush (an SMS backup has thousands of MMS images; a flush each cost more than
+        parsing them), which also bounds the session's memory."""
+        if not item.pending:
+            return
+        self._quiesce()
+        session.flush()
+        pending, item.pending = item.pending, []
+        for child in pending:
+            self._process(session, case, child, siblings={})
 
     def _child_ref(self, item: _Item) -> str:
         return f"{item.exhibit.ref}/{len(item.outcome.children) + 1}"

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from collector.collection_pause import collect_less_often
 from collector.progress import counting_reader
+from evidence_store.blobs import BlobStore
 from evidence_store.bulk import aware_utc, encode_json, sqlite_time
 from evidence_store.events import BATCH, BATCH_CHARS, derive_row
 from parsers.base import ParseOptions, SourceFile
@@ -52,6 +54,12 @@ class OffloadJob:
     postgres: bool
     #: SourceFile.modified: the file's time on the disk it was ingested from.
     modified: datetime | None = None
+    #: The store's blob folder: the child stores embedded files there itself (hashing
+    #: and writing thousands of MMS images was the parent's largest cost). None when
+    #: they are not to be kept (the nesting limit is reached): they are then sent as
+    #: they are, for the parent to drop.
+    blob_root: str | None = None
+    defer_sync: bool = False
 
 
 @dataclass
@@ -60,7 +68,8 @@ class Batch:
 
     #: Derived event rows, their last column (extra) already JSON text.
     rows: list[tuple[Any, ...]] = field(default_factory=list)
-    #: ("embedded", EmbeddedFile) | ("note", FileNote) | ("fact", DerivedFact, seq) | ("opened",)
+    #: ("embedded", EmbeddedFile) | ("stored", EmbeddedFile without its data, StoredBlob)
+    #: | ("note", FileNote) | ("fact", DerivedFact, seq) | ("opened",)
     items: list[tuple[Any, ...]] = field(default_factory=list)
     linked: list[str] = field(default_factory=list)
     bytes_read: int = 0
@@ -111,6 +120,9 @@ def _child(job: OffloadJob, conn: Connection) -> None:
         conn.send(batch)
         batch, rows, chars = Batch(), [], 0
 
+    blobs = BlobStore(Path(job.blob_root), job.defer_sync) if job.blob_root else None
+    # This process only parses: it keeps fewer collections for its whole life.
+    collect_less_often()
     try:
         parser = by_name(job.parser_name)
         for item in parser.parse(source, job.options):
@@ -126,7 +138,11 @@ def _child(job: OffloadJob, conn: Connection) -> None:
                 if len(rows) >= BATCH or chars >= BATCH_CHARS:
                     send()
             elif isinstance(item, EmbeddedFile):
-                batch.items.append(("embedded", item))
+                if blobs is None:
+                    batch.items.append(("embedded", item))
+                else:
+                    stored = blobs.put_bytes(item.data)
+                    batch.items.append(("stored", replace(item, data=b""), stored))
             elif isinstance(item, FileNote):
                 batch.items.append(("note", item))
             elif isinstance(item, DerivedFact):

@@ -43,6 +43,9 @@ class BlobStore:
         self._tmp = root / "tmp"
         self.defer_sync = defer_sync
         self._unsynced = False
+        # Directories known to exist: a mkdir per blob costs more than writing a
+        # small one (an SMS backup holds thousands of MMS images).
+        self._made: set[Path] = set()
 
     def sync(self) -> None:
         if self._unsynced:
@@ -50,7 +53,18 @@ class BlobStore:
             self._unsynced = False
 
     def ensure(self) -> None:
-        self._tmp.mkdir(parents=True, exist_ok=True)
+        self._directory(self._tmp)
+
+    def _directory(self, path: Path) -> None:
+        if path not in self._made:
+            path.mkdir(parents=True, exist_ok=True)
+            self._made.add(path)
+
+    def written_elsewhere(self, blob: StoredBlob) -> None:
+        """A blob another process wrote into this store with the same ``defer_sync``
+        (collector.offload): made durable by this store's next ``sync()``."""
+        if self.defer_sync and not blob.already_present:
+            self._unsynced = True
 
     def path(self, sha256: str) -> Path:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
@@ -122,7 +136,7 @@ class BlobStore:
         target = self.path(sha)
         if target.is_file():
             return StoredBlob(sha, size, head, already_present=True)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._directory(target.parent)
         os.chmod(tmp_name, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
         try:
             # link() fails if another writer won the race, so a blob is never replaced.
