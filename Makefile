@@ -34,6 +34,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest_bench.py
+	$(BIN)/python bench/ocr_bench.py --images 100
+	$(BIN)/python bench/analyse_bench.py
 
 clean:
 	rm -rf $(VENV) conduct-store .pytest_cache .mypy_cache .ruff_cache

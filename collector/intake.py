@@ -429,12 +429,9 @@ class Ingestor:
             elif isinstance(record, EmbeddedFile):
                 waiting.append(record)
             elif isinstance(record, FileNote):
-                notes.append({"code": record.code, "message": record.message})
+                notes.append(record.as_json())
             elif isinstance(record, DerivedFact):
-                if record.about == "file":
-                    facts.add(record, None)
-                elif last_kept and writer.count:
-                    facts.add(record, writer.count)
+                facts.add_as_parsed(record, writer.count if last_kept else 0)
         for embedded in waiting:
             self._embedded(session, case, item, embedded)
 
@@ -466,11 +463,9 @@ class Ingestor:
                     self.blobs.written_elsewhere(entry[2])
                     self._embedded(session, case, item, entry[1], stored=entry[2])
                 elif tag == "note":
-                    notes.append({"code": entry[1].code, "message": entry[1].message})
-                elif entry[1].about == "file":
-                    facts.add(entry[1], None)
-                elif entry[2]:  # the child's event number; a fact before any record has none
-                    facts.add(entry[1], entry[2])
+                    notes.append(entry[1].as_json())
+                else:  # the child's event number: 0 for a fact before any record
+                    facts.add_as_parsed(entry[1], entry[2])
             self.linked.update(batch.linked)
             if batch.rows:
                 writer.add_derived(batch.rows)

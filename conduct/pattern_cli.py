@@ -9,19 +9,21 @@ acting user.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.orm import Session
 from typer.core import TyperGroup
 
 from conduct.cli import _identifiers, app, fail, guarded, opened, out, settings
 from evidence_store import cases, custody
 from evidence_store.behaviour import dismiss_flag, evaluate_flags, flags_of_case
 from evidence_store.linking import confirm_link, links_of_case, reject_link, suggest_links
+from evidence_store.models import Case
 from evidence_store.notices import (
     accept_suggestion,
     notices_of_case,
@@ -64,6 +66,21 @@ def _plain(text: str) -> None:
     out.print(text, markup=False, highlight=False)
 
 
+def _logged_listing(ref: str, fetch: Callable[[Session, Case], Sequence[Any]], action: str,
+                    counted: str, line: Callable[[Any], str], as_json: bool) -> None:
+    """A listing whose viewing is itself logged: what an officer was shown is disclosable."""
+    with opened() as store, store.session() as session:
+        case = guarded(lambda: cases.get_case(session, ref))
+        rows = fetch(session, case)
+        custody.append(session, custody.case_chain(case.ref), settings.user, action,
+                       case.ref, {counted: len(rows)})
+    if as_json:
+        _print_json(rows)
+        return
+    for row in rows:
+        _plain(line(row))
+
+
 # --- links ----------------------------------------------------------------------------
 
 
@@ -94,16 +111,7 @@ def link_suggest(ref: str, rules: RulesOption = None, as_json: JsonOption = Fals
 @link_app.command("list")
 def link_list(ref: str, as_json: JsonOption = False) -> None:
     """Every suggestion with its decision (confirmed and rejected ones are kept)."""
-    with opened() as store, store.session() as session:
-        case = guarded(lambda: cases.get_case(session, ref))
-        links = links_of_case(session, case)
-        custody.append(session, custody.case_chain(case.ref), settings.user, "links_viewed",
-                       case.ref, {"links": len(links)})
-    if as_json:
-        _print_json(links)
-        return
-    for link in links:
-        _plain(_link_line(link))
+    _logged_listing(ref, links_of_case, "links_viewed", "links", _link_line, as_json)
 
 
 @link_app.command("confirm")
@@ -226,16 +234,7 @@ def notice_reject(ref: str, suggestion_id: int) -> None:
 @notice_app.command("list")
 def notice_list(ref: str, as_json: JsonOption = False) -> None:
     """Every notice: recorded, suggested, accepted and rejected."""
-    with opened() as store, store.session() as session:
-        case = guarded(lambda: cases.get_case(session, ref))
-        notices = notices_of_case(session, case)
-        custody.append(session, custody.case_chain(case.ref), settings.user, "notices_viewed",
-                       case.ref, {"notices": len(notices)})
-    if as_json:
-        _print_json(notices)
-        return
-    for notice in notices:
-        _plain(_notice_line(notice))
+    _logged_listing(ref, notices_of_case, "notices_viewed", "notices", _notice_line, as_json)
 
 
 # --- flags ----------------------------------------------------------------------------

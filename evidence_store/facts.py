@@ -59,6 +59,15 @@ class FactWriter:
         if len(self._pending) >= BATCH:
             self.flush()
 
+    def add_as_parsed(self, fact: DerivedFact, last_seq: int) -> None:
+        """A fact in a parser's output: about the file, or about the event just
+        written (``last_seq``; 0 when there is none, and such a fact is dropped: it
+        follows a record that was not kept)."""
+        if fact.about == "file":
+            self.add(fact, None)
+        elif last_seq:
+            self.add(fact, last_seq)
+
     def add_all(self, facts: Iterable[DerivedFact], event_seq: int | None) -> None:
         for fact in facts:
             self.add(fact, event_seq)

@@ -134,6 +134,9 @@ class FileNote:
     code: str
     message: str
 
+    def as_json(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
 
 #: What a fact's value may hold: plain JSON, so it can be hashed and exported as is.
 JSONValue: TypeAlias = "str | int | float | bool | list[JSONValue] | dict[str, JSONValue] | None"
