@@ -52,7 +52,7 @@ else:
               "children": len(outcome.children), "setup_seconds": setup}
 result["seconds"] = time.perf_counter() - start
 result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-# Large files are parsed in a child process (collector.offload): its peak counts too.
+# Large files are parsed in a child process (collector.offload): the largest child peak counts too.
 result["child_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(json.dumps(result))
 """
@@ -87,7 +87,7 @@ def measure(label: str, path: Path, expected: int, work: Path, url: str | None,
           f"({size_mb / baseline['seconds']:.0f} MB/s), peak RSS {baseline['peak_rss_mb']:.0f} MB")
     print(f"  ingest          : {ingest['seconds']:.2f} s, {ingest['events']:,} events "
           f"({rate:,.0f} messages/s, {size_mb / ingest['seconds']:.1f} MB/s), "
-          f"peak RSS {ingest['peak_rss_mb']:.0f} MB (parsing process "
+          f"peak RSS {ingest['peak_rss_mb']:.0f} MB (child processes "
           f"{ingest['child_peak_rss_mb']:.0f} MB), status {ingest['status']}")
     print(f"  ratio ingest/sha256 time: {ingest['seconds'] / baseline['seconds']:.1f}x")
     peak = max(ingest["peak_rss_mb"], ingest["child_peak_rss_mb"])
