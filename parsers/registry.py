@@ -25,6 +25,7 @@ from parsers import (
     sms_backup,
     snapchat,
     telegram,
+    telegram_html,
     web_page,
     whatsapp,
     x_dms,
@@ -42,7 +43,8 @@ PARSERS: tuple[Parser, ...] = (
     meta_json.PARSER,
     meta_e2ee_json.PARSER,
     meta_html.PARSER,
-    web_page.PARSER,  # after meta_html, whose pages are HTML too
+    telegram_html.PARSER,  # Telegram Desktop's HTML chat pages
+    web_page.PARSER,  # after meta_html and telegram_html, whose pages are HTML too
     telegram.PARSER,
     ios_sms_db.PARSER,
     sms_backup.PARSER,

@@ -90,7 +90,7 @@ _READ_KEYS = frozenset({
 })
 _NOT_EDITED_YEARS = ("1970-01-01", "1969-12-31")
 _PATHS_LISTED = 10
-_EXPORT_LIMITS = (
+EXPORT_LIMITS = (
     "Telegram exports hold only what the exporting account could still see in its cloud "
     "chats: secret chats exist only on the phones and are never exported, messages deleted "
     "before the export are absent, and media is included only as far as the export "
@@ -267,7 +267,7 @@ class TelegramParser:
 
     def parse(self, source: SourceFile, options: ParseOptions) -> Iterator[ParsedItem]:
         header = _read_header(source)
-        yield FileNote("telegram_export_limits", _EXPORT_LIMITS)
+        yield FileNote("telegram_export_limits", EXPORT_LIMITS)
         reader = _Reader(source)
         if header.full:
             yield FileNote("telegram_full_export",
@@ -627,15 +627,7 @@ class _Reader:
             yield FileNote(f"skipped_{code}",
                            f"{len(paths)} message item(s) skipped ({_SKIP_REASONS[code]}): "
                            f"{_listed(paths)}.")
-        if tally.media_not_exported:
-            yield FileNote("media_not_exported",
-                           f"{tally.media_not_exported} media file(s) were left out by the "
-                           "export settings or were unavailable; the messages say so and "
-                           "are flagged media_not_exported.")
-        if tally.media_not_delivered:
-            yield FileNote("media_not_delivered",
-                           f"{tally.media_not_delivered} media file(s) named by the export "
-                           "were not among the files delivered with it.")
+        yield from media_notes(tally.media_not_exported, tally.media_not_delivered)
         if tally.local_only:
             yield FileNote("exporter_local_time",
                            f"{tally.local_only} message(s) have no date_unixtime (an older "
@@ -646,7 +638,7 @@ class _Reader:
                            f"{tally.old_from_ids} sender id(s) are bare numbers (an older "
                            "export); they were read as user ids (telegram:user<id>).")
         if tally.offsets:
-            seen = ", ".join(f"{_offset_text(o)} ({n} message(s))"
+            seen = ", ".join(f"{offset_text(o)} ({n} message(s))"
                              for o, n in sorted(tally.offsets.items()))
             yield FileNote("exporter_utc_offsets",
                            "The exporting computer's local 'date' differs from the true time "
@@ -702,7 +694,20 @@ def _as_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _offset_text(offset: timedelta) -> str:
+def media_notes(not_exported: int, not_delivered: int) -> Iterator[FileNote]:
+    """What the export left out and what was not handed over with it (JSON and HTML alike)."""
+    if not_exported:
+        yield FileNote("media_not_exported",
+                       f"{not_exported} media file(s) were left out by the export settings "
+                       "or were unavailable; the messages say so and are flagged "
+                       "media_not_exported.")
+    if not_delivered:
+        yield FileNote("media_not_delivered",
+                       f"{not_delivered} media file(s) named by the export were not among "
+                       "the files delivered with it.")
+
+
+def offset_text(offset: timedelta) -> str:
     minutes = int(offset.total_seconds()) // 60
     sign = "+" if minutes >= 0 else "-"
     hours, mins = divmod(abs(minutes), 60)

@@ -19,6 +19,7 @@ from parsers import web_extract
 from parsers.base import ParseOptions, Probe, SourceFile
 from parsers.errors import DamagedInput
 from parsers.records import Locator, ParsedItem, WallClock
+from parsers.telegram_html import is_chat_page
 
 #: Bytes read from a page file; a larger file is parsed from its start only (see
 #: web_extract.MAX_PARSE_CHARS), with a note.
@@ -50,8 +51,10 @@ class WebPageParser:
     format = "html"
 
     def detect(self, probe: Probe) -> bool:
-        """An HTML document that is not one of Meta's download pages."""
-        return looks_like_html_document(probe.head) and not _META_DOWNLOAD.search(probe.head)
+        """An HTML document that is not one of Meta's download pages or a Telegram chat page."""
+        head = probe.head
+        return (looks_like_html_document(head) and not _META_DOWNLOAD.search(head)
+                and not is_chat_page(head))
 
     def parse(self, source: SourceFile, options: ParseOptions) -> Iterator[ParsedItem]:
         try:

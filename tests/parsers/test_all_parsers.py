@@ -23,6 +23,7 @@ OWNERS: dict[str, set[str]] = {
     "generic_csv": set(),
     "meta": {"meta_json", "meta_e2ee_json", "meta_html"},
     "telegram": {"telegram"},
+    "telegram_html": {"telegram_html"},
     "ios_sms": {"ios_sms_db"},
     "sms_backup": {"sms_backup", "call_log_backup"},
     "x": {"x_dms"},
