@@ -20,18 +20,26 @@ candidate's two originals are ever opened:
   Differences of a word or a clock digit are below what a thumbnail can see:
   a near-duplicate is "the same screen as far as its layout shows", and its
   text (OCR facts) says the rest.
-* crops: a picture trimmed at the top and/or bottom with its width kept (what
-  the crop tools of phones do to a screenshot, at the original pixel size).
-  Candidates share their exact width; the crop's thumbnail, slid down each
-  taller thumbnail of that width (four vertical bands per row, half-row steps,
-  all thumbnails of one size at once), must line up; the five that agree best
-  are decoded and OpenCV's normalised template match must find the crop in the
-  original, at full size after a slight blur, where the thumbnails put it
-  (score at least 0.98; an exact crop re-compressed scores above 0.99). Of
+* crops: a sub-rectangle of a picture at the original pixel size (what the crop
+  tools of phones do to a screenshot), of two kinds, both recorded as relation
+  "crop" with ``box`` (x, y, width, height in the original) and ``crop``:
+  "full_width" when only the top and/or bottom were trimmed: candidates share
+  their exact width; the crop's thumbnail, slid down each taller thumbnail of
+  that width (four vertical bands per row, half-row steps, all thumbnails of
+  one size at once), must line up. "sides" when the side handles were dragged
+  in too: candidates are strictly wider originals at least as tall, the crop
+  keeping at least 40% of their width and four of their thumbnail rows; its
+  thumbnail, brought to the originals' thumbnail scale and grid (at each
+  quarter cell), is matched in 2-D against all thumbnails of one size at once
+  (OpenCV, a coarse pass then the 64 closest in full); thumbnails of text alias
+  across the two grids, so this only keeps unrelated screens out.
+  Either way the five candidates that agree best are decoded and OpenCV's
+  normalised template match must find the crop in the original, at full size
+  after a slight blur, within two thumbnail cells of where the thumbnails put
+  it (score at least 0.98; an exact crop re-compressed scores above 0.99). Of
   several originals containing it only the best match (and any within 0.005)
-  counts. Crops that were also resized, or trimmed at the sides, are not found
-  by this version. After an ingest only crops involving the new images are
-  looked for (``involving``).
+  counts. Crops that were also resized are not found by this version. After an
+  ingest only crops involving the new images are looked for (``involving``).
 
 ``near_duplicate_groups`` computes the groups; ``record_near_duplicates`` writes
 one fact of kind "near_duplicate" per exhibit and related exhibit (source
@@ -75,6 +83,9 @@ MAX_PHASH_DISTANCE = 10
 #: thumbnail rows (less is too little picture to tell one screen from another).
 MAX_CROP_SHARE = 0.95
 MIN_CROP_ROWS = 4
+#: A crop trimmed at the sides keeps at least this share of its original's width
+#: (a narrow strip of a chat screen lines up with too much).
+MIN_CROP_WIDTH_SHARE = 0.4
 #: Band-profile and thumbnail agreement (mean grey difference) for a crop candidate;
 #: an exact crop measures about 2.4, its thumbnail rows being cut at other places.
 MAX_PROFILE_DIFFERENCE = 3.5
@@ -95,6 +106,18 @@ MAX_MATCH_PIXELS = 50_000_000
 #: vertical bands (of the 24 thumbnail columns) the profile keeps apart.
 SUBROWS = 2
 BANDS = 4
+#: Samples per thumbnail cell when bringing a side-trimmed crop's thumbnail to an
+#: original's grid: the grid is tried at each quarter cell across and down.
+PHASES = 4
+#: Thumbnail agreement (mean grey difference) for a crop trimmed at the sides. Its
+#: thumbnail cells fall across the original's at other places in both directions,
+#: and lines of text alias: an exact crop of a text-dense chat measures about 13,
+#: another chat of the same layout 15, another layout above 30. So this only keeps
+#: unrelated screens out; the best MAX_CROP_CHECKS are decided at full size.
+MAX_TRIMMED_DIFFERENCE = 20.0
+#: Originals of one size whose thumbnails come closest at a first, coarser try are
+#: tried in full (bounds the cost of a side-trimmed crop against thousands).
+TRIMMED_SHORTLIST = 64
 #: The first cut's allowance for reading whole rows rather than interpolating.
 COARSE_FACTOR = 1.5
 #: Images compared at once with a whole bucket (bounds memory: the hash distances
@@ -102,6 +125,8 @@ COARSE_FACTOR = 1.5
 CHUNK = 256
 
 Relation = Literal["near_duplicate", "crop"]
+#: A crop keeping the original's width, or one trimmed at the sides as well.
+CropKind = Literal["full_width", "sides"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +144,7 @@ class Link:
     mean_difference: float
     box: tuple[int, int, int, int] | None = None
     score: float | None = None
+    crop: CropKind | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +239,8 @@ def _fact_value(link: Link, other: str, other_sha: str, relation: str) -> dict[s
         value["box_in_original"] = list(link.box)
     if link.score is not None:
         value["match_score"] = round(link.score, 4)
+    if link.crop is not None:
+        value["crop"] = link.crop
     return value
 
 
@@ -273,6 +301,11 @@ def _near_duplicates(images: list[_Image]) -> list[Link]:
 def _compare(rows: list[_Image], columns: list[_Image], same: int) -> list[Link]:
     height = max(1, round(float(np.median([i.thumb.shape[0] for i in rows]))))
     matrix = np.stack([_resized(i.thumb, height).ravel() for i in columns])
+    # Row means: their mean difference never exceeds the thumbnails' own (the mean of
+    # differences is at least the difference of means), so a pair too far apart here
+    # cannot pass, and a chat app's screens, a few pHash bits apart whatever they
+    # say, are mostly ruled out at a 24th of the cost.
+    profiles = matrix.reshape(len(columns), height, -1).mean(axis=2)
     phashes = np.array([i.phash for i in columns], dtype=np.uint64)
     links: list[Link] = []
     for start in range(0, same, CHUNK):
@@ -283,6 +316,8 @@ def _compare(rows: list[_Image], columns: list[_Image], same: int) -> list[Link]
             others = np.nonzero(candidates)[0]
             # Each pair once: within the bucket only the later one, all of the next bucket.
             others = others[(others > i) | (others >= same)]
+            others = others[np.abs(profiles[others] - profiles[i]).mean(axis=1)
+                            <= MAX_MEAN_DIFFERENCE]
             if not len(others):
                 continue
             difference = np.abs(matrix[others] - matrix[i])
@@ -329,43 +364,57 @@ def _bits(value: int) -> int:
 
 
 def _crops(images: list[_Image], blobs: BlobStore, involving: set[str] | None) -> list[Link]:
-    by_width: dict[int, list[_Image]] = defaultdict(list)
+    # Originals of one size (a phone's screen) are slid against a crop all at once.
+    by_size: dict[tuple[int, int], list[_Image]] = defaultdict(list)
     for image in images:
-        by_width[image.width].append(image)
+        by_size[(image.width, image.height)].append(image)
+    stacks = [_Stack(members, involving) for members in by_size.values()]
+    tallest: dict[int, int] = defaultdict(int)
+    for stack in stacks:
+        tallest[stack.width] = max(tallest[stack.width], stack.height)
     pixels = _PixelCache(blobs)
     links: list[Link] = []
-    for group in by_width.values():
-        tallest = max(image.height for image in group)
-        # Originals of one size are slid against a crop all at once.
-        by_height: dict[int, list[_Image]] = defaultdict(list)
-        for image in group:
-            by_height[image.height].append(image)
-        stacks = [_Stack(members, involving) for members in by_height.values()]
-        for crop in group:
-            if crop.thumb.shape[0] < MIN_CROP_ROWS or crop.height > MAX_CROP_SHARE * tallest:
-                continue
-            # An old crop needs comparing with new originals only; but should one of
-            # them match, the old ones compete again for the best match.
-            only_new = involving is not None and crop.ref not in involving
-            found = _crop_links(crop, stacks, pixels, only_new)
-            if only_new and found:
-                found = _crop_links(crop, stacks, pixels, only_new=False)
-            # Two screenshots of one conversation can both contain the crop; only the
-            # best match (and any as good) is its original.
-            best = max((link.score or 0.0 for link in found), default=0.0)
-            links += [link for link in found if (link.score or 0.0) >= best - BEST_MARGIN]
+    for crop in images:
+        full_width = (crop.thumb.shape[0] >= MIN_CROP_ROWS
+                      and crop.height <= MAX_CROP_SHARE * tallest[crop.width])
+        # Screens strictly wider than the crop may hold it trimmed at the sides; those
+        # it covers too little of are skipped (a strip lines up with too much).
+        wider = [stack for stack in stacks if stack.holds_trimmed(crop)]
+        if not full_width and not wider:
+            continue
+        same = [stack for stack in stacks if stack.width == crop.width] if full_width else []
+        # An old crop needs comparing with new originals only; but should one of
+        # them match, the old ones compete again for the best match.
+        only_new = involving is not None and crop.ref not in involving
+        found = _crop_links(crop, same, wider, pixels, only_new)
+        if only_new and found:
+            found = _crop_links(crop, same, wider, pixels, only_new=False)
+        # Two screenshots of one conversation can both contain the crop; only the
+        # best match (and any as good) is its original.
+        best = max((link.score or 0.0 for link in found), default=0.0)
+        links += [link for link in found if (link.score or 0.0) >= best - BEST_MARGIN]
     return links
 
 
-def _crop_links(crop: _Image, stacks: list[_Stack], pixels: _PixelCache, only_new: bool
-                ) -> list[Link]:
+#: A crop candidate: the original, where the thumbnails put the crop (left and top,
+#: in the original's thumbnail columns and rows), their mean difference and the
+#: share of pixels differing there.
+_Candidate = tuple[_Image, float, float, float, float]
+
+
+def _crop_links(crop: _Image, same: list[_Stack], wider: list[_Stack], pixels: _PixelCache,
+                only_new: bool) -> list[Link]:
+    relevant = [stack for stack in (*same, *wider)
+                if not (only_new and not stack.new.any())]
     candidates = sorted(
-        (candidate for stack in stacks if crop.height <= MAX_CROP_SHARE * stack.height
-         and not (only_new and not stack.new.any())
-         for candidate in stack.candidates(crop, only_new)),
-        key=lambda c: (c[2], c[0].ref))
-    return [link for original, offset, _ in candidates[:MAX_CROP_CHECKS]
-            if (link := _confirm_crop(original, crop, offset, pixels)) is not None]
+        (candidate for stack in relevant
+         for candidate in (stack.candidates(crop, only_new) if stack.width == crop.width
+                           and crop.height <= MAX_CROP_SHARE * stack.height
+                           else stack.trimmed_candidates(crop, only_new)
+                           if stack.width > crop.width else ())),
+        key=lambda c: (c[3], c[0].ref))
+    return [link for candidate in candidates[:MAX_CROP_CHECKS]
+            if (link := _confirm_crop(candidate, crop, pixels)) is not None]
 
 
 class _Stack:
@@ -374,6 +423,7 @@ class _Stack:
     def __init__(self, members: list[_Image], involving: set[str] | None) -> None:
         self.members = members
         self.new = np.array([involving is None or m.ref in involving for m in members])
+        self.width = members[0].width
         self.height = members[0].height
         self.rows = min(m.thumb.shape[0] for m in members)
         self.thumbs = np.stack([m.thumb[:self.rows] for m in members])  # n x rows x 24
@@ -382,10 +432,9 @@ class _Stack:
         self.bands = self.thumbs.reshape(len(members), self.rows, BANDS, -1).mean(axis=3)
         self.profiles = self.thumbs.mean(axis=2)
 
-    def candidates(self, crop: _Image, only_new: bool = False
-                   ) -> Iterable[tuple[_Image, float, float]]:
-        """Members whose band profile lines up with the crop's: each with the best
-        offset in its thumbnail rows and the mean thumbnail difference there."""
+    def candidates(self, crop: _Image, only_new: bool = False) -> Iterable[_Candidate]:
+        """Members whose band profile lines up with the crop's (of their width): each
+        with the best offset in its thumbnail rows and the thumbnail difference there."""
         rows = crop.thumb.shape[0]
         # One crop row spans this many of the members' thumbnail rows.
         ratio = (crop.height / rows) / (self.height / self.rows)
@@ -400,7 +449,7 @@ class _Stack:
         coarse = np.abs(np.take(self.profiles, np.minimum(nearest, self.rows - 1), axis=1)
                         - crop.thumb.mean(axis=1)).mean(axis=2)
         kept = np.nonzero((coarse.min(axis=1) <= COARSE_FACTOR * MAX_PROFILE_DIFFERENCE)
-                          & (self.ids != crop.exhibit_id) & (self.new | (not only_new)))[0]
+                          & self._eligible(crop, only_new))[0]
         if not len(kept):
             return
         crop_bands = crop.thumb.reshape(rows, BANDS, -1).mean(axis=2)
@@ -417,7 +466,103 @@ class _Stack:
         for which in np.nonzero((shares <= MAX_CROP_DIFFERING)
                                 & (means <= MAX_PROFILE_DIFFERENCE))[0]:
             member = self.members[int(kept[close[which]])]
-            yield member, float(starts[best[close[which]]]), float(means[which])
+            yield (member, 0.0, float(starts[best[close[which]]]), float(means[which]),
+                   float(shares[which]))
+
+    def holds_trimmed(self, crop: _Image) -> bool:
+        """Whether a crop trimmed at the sides as well could come from these screens
+        and is large enough to judge."""
+        return (self.width > crop.width >= MIN_CROP_WIDTH_SHARE * self.width
+                and crop.height <= self.height
+                and crop.height * self.rows / self.height >= MIN_CROP_ROWS)
+
+    def trimmed_candidates(self, crop: _Image, only_new: bool = False
+                           ) -> Iterable[_Candidate]:
+        """Members in which the crop lines up somewhere, its thumbnail brought to their
+        thumbnails' scale and grid (2-D, in half-row and half-column steps): each with
+        the best place and the thumbnail difference there."""
+        import cv2  # a heavy import, needed only for crops
+
+        columns = self.thumbs.shape[2]
+        across, down = columns * crop.width / self.width, self.rows * crop.height / self.height
+        kept = np.nonzero(self._eligible(crop, only_new))[0]
+        if not len(kept):
+            return
+        # The crop's thumbnail finely resampled, then averaged over the members' cells
+        # for each way their grid can fall on it (its edge at a whole or half cell).
+        fine = cv2.resize(crop.thumb, (max(1, round(across * PHASES)),
+                                       max(1, round(down * PHASES))),
+                          interpolation=cv2.INTER_LINEAR) - 128
+        templates = []
+        for shift_y in range(PHASES):
+            for shift_x in range(PHASES):
+                part = fine[shift_y:, shift_x:]
+                high, wide = part.shape[0] // PHASES, part.shape[1] // PHASES
+                if high < 1 or wide < 1:
+                    continue
+                template = part[:high * PHASES, :wide * PHASES].reshape(
+                    high, PHASES, wide, PHASES).mean(axis=(1, 3))
+                templates.append((template, shift_x / PHASES, shift_y / PHASES))
+        templates = [entry for entry in templates
+                     if entry[0].shape[0] <= self.rows and entry[0].shape[1] <= columns]
+        if not templates:
+            return
+        thumbs = self.thumbs - 128
+        # A first cut with the grid at one place per cell; the closest few are then
+        # tried at every quarter cell.
+        coarse = _best_places(thumbs, kept, templates[len(templates) // 2:][:1])[0]
+        shortlist = kept[np.argsort(coarse, kind="stable")[:TRIMMED_SHORTLIST]]
+        places = _best_places(thumbs, shortlist, templates)
+        for index, _, row, column, number in zip(shortlist, *places, strict=True):
+            template, left_shift, top_shift = templates[int(number)]
+            high, wide = template.shape
+            difference = np.abs(thumbs[index, row:row + high, column:column + wide] - template)
+            mean = float(difference.mean())
+            if mean <= MAX_TRIMMED_DIFFERENCE:
+                yield (self.members[int(index)], float(column - left_shift),
+                       float(row - top_shift), mean,
+                       float((difference > PIXEL_DIFFERENCE).mean()))
+
+    def _eligible(self, crop: _Image, only_new: bool) -> np.ndarray:
+        return (self.ids != crop.exhibit_id) & (self.new | (not only_new))
+
+
+def _best_places(thumbs: np.ndarray, indices: np.ndarray,
+                 templates: list[tuple[np.ndarray, float, float]]) -> tuple[np.ndarray, ...]:
+    """For each of ``thumbs[indices]`` (rows x columns each), where one of the templates
+    fits best: the mean squared difference, row, column and which template."""
+    rows, columns = thumbs.shape[1:]
+    found: list[tuple[np.ndarray, ...]] = []
+    for start in range(0, len(indices), CHUNK):
+        part = indices[start:start + CHUNK]
+        # The thumbnails one under another: one template match for them all; the
+        # places straddling two thumbnails are dropped.
+        stacked = np.ascontiguousarray(thumbs[part].reshape(-1, columns))
+        best: tuple[np.ndarray, ...] | None = None
+        for number, (template, _, _) in enumerate(templates):
+            high, wide = template.shape
+            places = columns - wide + 1
+            scores = _match(stacked, template) / template.size
+            scores = np.concatenate(
+                [scores, np.full((high - 1, places), np.inf, np.float32)]
+            ).reshape(len(part), -1)[:, :(rows - high + 1) * places]
+            flat = scores.argmin(axis=1)
+            row, column = np.divmod(flat, places)
+            candidate = (scores[np.arange(len(part)), flat], row, column,
+                         np.full(len(part), number))
+            best = candidate if best is None else tuple(
+                np.where(candidate[0] < best[0], new, old)
+                for new, old in zip(candidate, best, strict=True))
+        assert best is not None
+        found.append(best)
+    return tuple(np.concatenate(parts) for parts in zip(*found, strict=True))
+
+
+def _match(image: np.ndarray, template: np.ndarray) -> np.ndarray:
+    import cv2
+
+    scores: np.ndarray = cv2.matchTemplate(image, template, cv2.TM_SQDIFF)
+    return scores
 
 
 def _gather(thumbs: np.ndarray, best: np.ndarray, starts: np.ndarray, rows: int,
@@ -453,31 +598,40 @@ def _slide(series: np.ndarray, starts: np.ndarray, rows: int, ratio: float,
     return errors
 
 
-def _confirm_crop(original: _Image, crop: _Image, offset_rows: float,
-                  pixels: _PixelCache) -> Link | None:
-    """Find the crop, pixel for pixel, in the original near where the thumbnails put it."""
+def _confirm_crop(candidate: _Candidate, crop: _Image, pixels: _PixelCache) -> Link | None:
+    """Find the crop, pixel for pixel, in the original near where the thumbnails put it
+    (two thumbnail cells either way)."""
     import cv2  # a heavy import, needed only here
 
+    original, left_cells, top_rows, mean, share = candidate
     big, small = pixels.get(original), pixels.get(crop)
-    if big is None or small is None or big.shape[1] != small.shape[1]:
+    if big is None or small is None or small.shape[1] > big.shape[1]:
         return None
     row = original.height / original.thumb.shape[0]
-    expected = offset_rows * row
-    top = max(0, math.floor(expected - 2 * row))
-    bottom = min(big.shape[0], math.ceil(expected + small.shape[0] + 2 * row))
-    if bottom - top < small.shape[0]:
+    column = original.width / original.thumb.shape[1]
+    expected_y, expected_x = top_rows * row, left_cells * column
+    top = max(0, math.floor(expected_y - 2 * row))
+    bottom = min(big.shape[0], math.ceil(expected_y + small.shape[0] + 2 * row))
+    left = max(0, math.floor(expected_x - 2 * column))
+    right = min(big.shape[1], math.ceil(expected_x + small.shape[1] + 2 * column))
+    if bottom - top < small.shape[0] or right - left < small.shape[1]:
         return None
-    scores = cv2.matchTemplate(big[top:bottom], small, cv2.TM_CCOEFF_NORMED)
-    _, score, _, (_, y) = cv2.minMaxLoc(scores)
+    scores = cv2.matchTemplate(big[top:bottom, left:right], small, cv2.TM_CCOEFF_NORMED)
+    _, score, _, (x, y) = cv2.minMaxLoc(scores)
     if not math.isfinite(score) or score < MIN_MATCH_SCORE:
         return None
-    box = (0, top + y, crop.width, crop.height)
+    box = (left + x, top + y, crop.width, crop.height)
+    if crop.width < original.width:
+        # Trimmed at the sides: the thumbnails' agreement where they lined it up.
+        return Link(original.ref, crop.ref, "crop", _bits(original.phash ^ crop.phash),
+                    _bits(original.dhash ^ crop.dhash), share, mean, box, float(score),
+                    "sides")
     window = _rows_at(original.thumb, (top + y) / row
                       + np.arange(crop.thumb.shape[0]) * (crop.height / crop.thumb.shape[0]) / row)
     difference = np.abs(window - crop.thumb)
     return Link(original.ref, crop.ref, "crop", _bits(original.phash ^ crop.phash),
                 _bits(original.dhash ^ crop.dhash), float((difference > PIXEL_DIFFERENCE).mean()),
-                float(difference.mean()), box, float(score))
+                float(difference.mean()), box, float(score), "full_width")
 
 
 class _PixelCache:

@@ -189,3 +189,98 @@ def test_thousands_of_signatures_find_exactly_the_planted_copies(opened):
         groups = near_duplicate_groups(session, cases.get_case(session, "OP-1"))
     assert sorted(g.exhibits for g in groups) == sorted(
         (f"JS/{n}", f"JS/{n + 1500}") for n in range(1, 21))
+
+
+def _chat_screenshot(layout_seed, text_seed, size=(360, 760)):
+    """A chat screen as a phone draws it: dark header, bubbles left and right on a
+    beige background, lines of dark 'words' in them. The same ``layout_seed`` gives the
+    same bubbles; ``text_seed`` decides what is written in them."""
+    from PIL import Image, ImageDraw
+
+    layout, text = np.random.default_rng(layout_seed), np.random.default_rng(text_seed)
+    width, height = size
+    screen = Image.new("RGB", size, (236, 229, 221))
+    draw = ImageDraw.Draw(screen)
+    draw.rectangle((0, 0, width, 56), fill=(7, 94, 84))
+    y = 70
+    while y < height - 60:
+        lines = int(layout.integers(1, 4))
+        bubble_width = int(layout.integers(120, width - 70))
+        left = layout.random() < 0.55
+        x = 12 if left else width - 12 - bubble_width
+        bottom = y + 14 + 18 * lines
+        draw.rounded_rectangle((x, y, x + bubble_width, bottom), radius=8,
+                               fill=(255, 255, 255) if left else (220, 248, 198))
+        for line in range(lines):
+            word_x = x + 10
+            while word_x < x + bubble_width - 40:
+                word = int(text.integers(12, 45))
+                draw.rectangle((word_x, y + 10 + 18 * line, word_x + word,
+                                y + 20 + 18 * line), fill=(40, 40, 40))
+                word_x += word + 7
+        y = bottom + int(layout.integers(8, 20))
+    draw.rectangle((0, height - 50, width, height), fill=(245, 245, 245))
+    return screen
+
+
+def _write_screens(folder, screens):
+    folder.mkdir()
+    for name, image in screens.items():
+        if name.endswith(".jpg"):
+            image.save(folder / name, quality=80)
+        else:
+            image.save(folder / name)
+
+
+def _ingest_screens(tmp_path, screens):
+    _write_screens(tmp_path / "screens", screens)
+    code, report = ingest_json("OP-1", tmp_path / "screens", extra=("--no-ocr",))
+    assert code == 0
+    return {e["name"]: e["ref"] for e in report["exhibits"]}
+
+
+SIDE_BOX = (40, 130, 260, 430)  # x, y, width, height in the original
+
+
+def _cut(image, box):
+    x, y, width, height = box
+    return image.crop((x, y, x + width, y + height))
+
+
+def test_a_crop_trimmed_on_all_four_sides_is_found_where_it_was_cut(opened, tmp_path):
+    screen = _chat_screenshot(1, 1)
+    refs = _ingest_screens(tmp_path, {
+        "Screenshot_20240401-101500.png": screen,
+        "Screenshot_20240401-101500~2.png": _cut(screen, SIDE_BOX),
+        "IMG-20240401-WA0003.jpg": _cut(screen, SIDE_BOX),  # the crop, sent on as JPEG
+    })
+    [group] = _groups(opened)
+    assert set(group.exhibits) == set(refs.values())
+    links = {(link.first, link.second): link for link in group.links}
+    original = refs["Screenshot_20240401-101500.png"]
+    for name in ("Screenshot_20240401-101500~2.png", "IMG-20240401-WA0003.jpg"):
+        crop = links[(original, refs[name])]
+        assert (crop.relation, crop.crop, crop.box) == ("crop", "sides", SIDE_BOX)
+        assert crop.score is not None and crop.score > 0.99
+    crop_of = [v for _, v in _facts(opened) if v["relation"] == "crop_of"]
+    assert {(v["with"], tuple(v["box_in_original"]), v["crop"]) for v in crop_of} == {
+        (original, SIDE_BOX, "sides")}
+    assert len(crop_of) == 2
+
+
+def test_a_side_crop_of_another_screen_of_the_same_layout_is_not_linked(opened, tmp_path):
+    # The same bubbles, other words in them: the thumbnails agree, the pixels do not.
+    _ingest_screens(tmp_path, {
+        "Screenshot_20240401-101500.png": _chat_screenshot(1, 1),
+        "Screenshot_20240401-101730~2.png": _cut(_chat_screenshot(1, 2), SIDE_BOX),
+    })
+    assert _groups(opened) == []
+
+
+def test_a_narrow_strip_is_too_little_to_link(opened, tmp_path):
+    screen = _chat_screenshot(1, 1)
+    _ingest_screens(tmp_path, {
+        "Screenshot_20240401-101500.png": screen,
+        "Screenshot_20240401-101500~3.png": _cut(screen, (20, 130, 130, 430)),
+    })
+    assert _groups(opened) == []
