@@ -14,6 +14,11 @@ The event carries no text: what a screenshot shows is added later as facts
 "perceptual_hash" (parsers/image_signature.py), from which
 evidence_store/near_duplicates.py groups re-saved copies and crops.
 
+EXIF is read by exifread (parsers/image_exif.py) from the bytes in memory:
+Pillow decodes the pixels and finds the EXIF block in the container, and
+exifread reads that block. Damaged EXIF keeps what could be read, with a note
+and the defect "exif_damaged" on the event.
+
 Hostile files: decoding is bounded (Image.MAX_IMAGE_PIXELS, a lower limit for
 formats that cannot be decoded at reduced scale), and Pillow's errors for
 unidentifiable, truncated or bomb-sized images become DamagedInput after the
@@ -35,6 +40,7 @@ from PIL import Image, UnidentifiedImageError
 
 from parsers.base import ParseOptions, Probe, SourceFile
 from parsers.errors import DamagedInput
+from parsers.image_exif import ExifFound, read_exif
 from parsers.image_metadata import (
     Metadata,
     StatedTime,
@@ -42,8 +48,7 @@ from parsers.image_metadata import (
     png_text,
     png_time,
     raw_exif,
-    read_exif,
-    read_gps,
+    xmp_field,
     xmp_text,
     xmp_time,
 )
@@ -137,12 +142,13 @@ class _Look:
     height: int | None = None
     hashes: dict[str, str | int | list[int]] | None = None
     damage: str | None = None
+    exif_problem: str | None = None
     notes: list[FileNote] = field(default_factory=list)
 
 
 class ImageParser:
     name = "image"
-    version = "1.0.0"
+    version = "1.1.0"
     format = "image"
 
     def detect(self, probe: Probe) -> bool:
@@ -200,7 +206,7 @@ def _look(data: bytes, kind: str) -> _Look:
             _fallback_exif(data, look)
             return look
         with image:
-            _read_metadata(image, look)
+            _read_metadata(image, look, data)
             _decode(image, look, label)
     return look
 
@@ -216,33 +222,50 @@ _OBJECT_REPR = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
 
 
 def _fallback_exif(data: bytes, look: _Look) -> None:
-    raw = raw_exif(data)
-    if raw is None:
-        return
-    try:
-        exif = Image.Exif()
-        exif.load(raw)
-        look.metadata.exif = read_exif(exif)
-        look.metadata.gps = read_gps(exif)
-    except _PIL_ERRORS:
-        return
+    """EXIF of a file Pillow cannot open: the metadata near the start is often intact."""
+    _take_exif(look, read_exif(data, raw_exif(data)))
 
 
-def _read_metadata(image: Image.Image, look: _Look) -> None:
+def _take_exif(look: _Look, found: ExifFound) -> None:
+    look.metadata.exif, look.metadata.gps = found.exif, found.gps
+    if found.problem:
+        look.exif_problem = found.problem
+        kept = "what could be read is kept" if found.exif or found.gps else "none could be read"
+        look.notes.append(FileNote(
+            "exif_unreadable", f"The EXIF block is damaged ({found.problem}); {kept}."))
+
+
+def _read_metadata(image: Image.Image, look: _Look, data: bytes) -> None:
     meta = look.metadata
-    try:
-        exif = image.getexif()
-        meta.exif = read_exif(exif)
-        meta.gps = read_gps(exif)
-    except _PIL_ERRORS:
-        look.notes.append(FileNote("exif_unreadable", "The EXIF block could not be read."))
+    _take_exif(look, read_exif(data, _pillow_exif(image) or raw_exif(data)))
     meta.xmp = xmp_text(image.info.get("xmp") or image.info.get("XML:com.adobe.xmp"))
     if image.format == "PNG":
         meta.png_text, meta.png_text_truncated = png_text(_text_chunks(image))
     width, height = image.size
-    if meta.exif.get("orientation") in (5, 6, 7, 8):
+    # Pillow turns the pixels (displayed_grey) by EXIF orientation, or by XMP
+    # tiff:Orientation when EXIF has none: the size is measured the same way.
+    orientation = meta.exif.get("orientation") or xmp_field(meta.xmp, "tiff:Orientation")
+    if str(orientation) in ("5", "6", "7", "8"):
         width, height = height, width
     look.width, look.height = width, height
+
+
+def _pillow_exif(image: Image.Image) -> bytes | None:
+    """The raw EXIF block Pillow found, where Image.getexif() would look for it.
+
+    Only the bytes: exifread reads them. A PNG's eXIf chunk after its pixels is
+    not in ``info`` until decoding; raw_exif finds it instead.
+    """
+    block = image.info.get("exif")
+    if isinstance(block, bytes):
+        return block
+    profile = image.info.get("Raw profile type exif")  # ImageMagick's PNG text chunk
+    if isinstance(profile, str):
+        try:
+            return bytes.fromhex("".join(profile.split("\n")[3:]))
+        except ValueError:
+            return None
+    return None
 
 
 def _text_chunks(image: Image.Image) -> dict[str, str | bytes]:
@@ -301,6 +324,8 @@ def _event(source: SourceFile, look: _Look, name: NameInfo | None) -> EventRecor
             extra[f"camera_{key}"] = camera
     if _editor(meta) is not None:
         flags.append("edited_by_software")
+    if look.exif_problem:
+        defects.append("exif_damaged")
     if look.damage:
         defects.append("image_data_damaged")
 

@@ -1,4 +1,7 @@
-"""Metadata inside an image: EXIF, GPS, XMP and PNG text, as plain JSON values.
+"""Metadata inside an image: XMP, PNG text and the times EXIF states, as plain JSON values.
+
+EXIF itself is read by exifread (parsers/image_exif.py); this module cleans
+what it reads and turns its time fields into StatedTime.
 
 Everything here is read from a hostile file, so every value is bounded in
 length, turned into str/int/float, and a field that cannot be read is left out
@@ -15,8 +18,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from PIL import Image
-
 from parsers.records import JSONValue
 
 #: Longest text kept from any one metadata field.
@@ -26,25 +27,6 @@ MAX_PNG_CHUNKS = 32
 MAX_PNG_VALUE = 2000
 #: XMP is scanned for a few fields only; a larger packet is cut here.
 MAX_XMP = 256 * 1024
-
-_IFD_EXIF = 0x8769
-_IFD_GPS = 0x8825
-
-#: (fact key, tag) in the main IFD.
-_MAIN_TAGS = (
-    ("make", 0x010F), ("model", 0x0110), ("software", 0x0131), ("datetime", 0x0132),
-    ("orientation", 0x0112), ("artist", 0x013B), ("image_width", 0x0100),
-    ("image_height", 0x0101), ("host_computer", 0x013C), ("processing_software", 0x000B),
-)
-#: (fact key, tag) in the Exif sub-IFD.
-_EXIF_TAGS = (
-    ("datetime_original", 0x9003), ("offset_time_original", 0x9011),
-    ("subsec_time_original", 0x9291), ("datetime_digitized", 0x9004),
-    ("offset_time_digitized", 0x9012), ("subsec_time_digitized", 0x9292),
-    ("offset_time", 0x9010), ("subsec_time", 0x9290), ("user_comment", 0x9286),
-    ("exif_image_width", 0xA002), ("exif_image_height", 0xA003), ("lens_make", 0xA433),
-    ("lens_model", 0xA434), ("body_serial_number", 0xA431), ("image_unique_id", 0xA420),
-)
 
 _EXIF_TIME = re.compile(r"(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
 _OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})")
@@ -110,101 +92,6 @@ def _decode_bytes(value: bytes) -> str:
     if prefix in (b"ASCII\x00\x00\x00", b"\x00" * 8, b"JIS\x00\x00\x00\x00\x00"):
         return body.decode("utf-8", "replace")
     return value.decode("utf-8", "replace")
-
-
-def _plain(value: Any) -> JSONValue:
-    """An EXIF value as JSON: rationals to floats (None when the denominator is 0)."""
-    if isinstance(value, bool | int):
-        return int(value)
-    if isinstance(value, str | bytes):
-        return clean_text(value)
-    if isinstance(value, tuple):
-        items = [_plain(v) for v in value[:16]]
-        return items
-    denominator = getattr(value, "denominator", None)
-    if denominator is not None:
-        if not denominator:
-            return None
-        number = float(value)
-        return round(number, 6) if number == number else None
-    if isinstance(value, float):
-        return round(value, 6) if value == value and abs(value) != float("inf") else None
-    return clean_text(value)
-
-
-def read_exif(exif: Image.Exif) -> dict[str, JSONValue]:
-    """The EXIF fields worth keeping, by readable names."""
-    fields: dict[str, JSONValue] = {}
-    for key, tag in _MAIN_TAGS:
-        if tag in exif:
-            fields[key] = _plain(exif[tag])
-    sub = exif.get_ifd(_IFD_EXIF)
-    for key, tag in _EXIF_TAGS:
-        if tag in sub:
-            fields[key] = _plain(sub[tag])
-    return {k: v for k, v in fields.items() if v not in (None, "", [])}
-
-
-def read_gps(exif: Image.Exif) -> dict[str, JSONValue]:
-    """Latitude and longitude in decimal degrees, altitude in metres, the UTC fix time."""
-    gps = exif.get_ifd(_IFD_GPS)
-    if not gps:
-        return {}
-    found: dict[str, JSONValue] = {}
-    latitude = _degrees(gps.get(2), gps.get(1), "S")
-    longitude = _degrees(gps.get(4), gps.get(3), "W")
-    if latitude is not None and longitude is not None and abs(latitude) <= 90 and abs(
-            longitude) <= 180:
-        found["latitude"] = latitude
-        found["longitude"] = longitude
-    altitude = _number(gps.get(6))
-    if altitude is not None:
-        below = gps.get(5) in (1, b"\x01", "\x01")
-        found["altitude_m"] = round(-altitude if below else altitude, 2)
-    stamp = _gps_time(gps.get(29), gps.get(7))
-    if stamp is not None:
-        found["timestamp_utc"] = stamp
-    for key, tag in (("map_datum", 18), ("processing_method", 27)):
-        if tag in gps:
-            found[key] = clean_text(gps[tag], 100)
-    return found
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-        return None
-    return number if number == number and abs(number) != float("inf") else None
-
-
-def _degrees(parts: Any, ref: Any, negative: str) -> float | None:
-    if not isinstance(parts, tuple) or len(parts) != 3:
-        return None
-    numbers = [_number(p) for p in parts]
-    if any(n is None for n in numbers):
-        return None
-    degrees, minutes, seconds = (n for n in numbers if n is not None)
-    value = degrees + minutes / 60 + seconds / 3600
-    if clean_text(ref or "").upper().startswith(negative):
-        value = -value
-    return round(value, 7)
-
-
-def _gps_time(date: Any, clock: Any) -> str | None:
-    if not isinstance(clock, tuple) or len(clock) != 3:
-        return None
-    parts = [_number(p) for p in clock]
-    match = re.fullmatch(r"(\d{4}):(\d{2}):(\d{2})", clean_text(date or ""))
-    if match is None or any(p is None for p in parts):
-        return None
-    hour, minute, second = (p for p in parts if p is not None)
-    try:
-        moment = datetime(int(match[1]), int(match[2]), int(match[3]), tzinfo=UTC) + timedelta(
-            hours=hour, minutes=minute, seconds=second)
-    except (ValueError, OverflowError):
-        return None
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def exif_time(fields: dict[str, JSONValue], which: str) -> StatedTime | None:
@@ -353,8 +240,9 @@ def png_text(chunks: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
 def raw_exif(data: bytes) -> bytes | None:
     """The EXIF block of a JPEG, PNG or WebP found by walking its segments.
 
-    Used when Pillow cannot open a damaged file: the metadata near the start of
-    the file is often intact when the picture data is not.
+    Used when Pillow cannot open a damaged file (the metadata near the start of
+    the file is often intact when the picture data is not) or has not seen the
+    block, so that exifread can be given the block on its own.
     """
     try:
         if data[:2] == b"\xff\xd8":

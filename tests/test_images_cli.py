@@ -55,7 +55,7 @@ def test_images_become_timeline_events_in_utc(store_dir, tmp_path):
     assert "day_precision" in events["IMG-20240312-WA0001.jpg"]["time_flags"]
     assert events["edited.jpg"]["flags"] == ["edited_by_software"]
     assert events["IMG_20240714_093012.jpg"]["local_time"] == "2024:07:14 09:30:12.250 +01:00"
-    assert all(e["text"] is None and e["parser"] == "image/1.0.0" for e in events.values())
+    assert all(e["text"] is None and e["parser"] == "image/1.1.0" for e in events.values())
 
 
 def test_wall_clock_times_follow_the_case_zone(store_dir, tmp_path):
@@ -118,4 +118,4 @@ def test_the_event_view_shows_the_images_facts(store_dir, tmp_path):
     assert {"exif", "gps", "perceptual_hash"} <= set(kinds)
     assert kinds["gps"]["value"]["latitude"] == 51.5014
     assert kinds["exif"]["locator"] == {"json_path": "exif", "member": "IMG_20240714_093012.jpg"}
-    assert kinds["exif"]["source"] == "image/1.0.0"
+    assert kinds["exif"]["source"] == "image/1.1.0"
