@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import json
 import re
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from bs4 import BeautifulSoup, NavigableString, Tag, XMLParsedAsHTMLWarning
+from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
 
 from parsers import meta_common as common
 from parsers.base import DateOrder, ParseOptions, Probe, SourceFile
 from parsers.errors import DamagedInput
+from parsers.html_page import class_names, read_html_page
 from parsers.records import (
     EventRecord,
     FileNote,
@@ -133,46 +133,18 @@ class _Page:
 
     @classmethod
     def read(cls, source: SourceFile) -> _Page:
-        try:
-            with source.open() as stream:
-                raw = bytes(stream.read(MAX_PAGE_BYTES + 1))
-        except OSError as exc:
-            raise DamagedInput(f"{source.name}: unreadable: {exc}") from exc
-        if len(raw) > MAX_PAGE_BYTES:
-            raise DamagedInput(f"{source.name}: over {MAX_PAGE_BYTES} bytes, too large for a "
-                               "Meta thread page; not parsed")
-        bom = len(common.BOM) if raw.startswith(common.BOM) else 0
-        raw = raw[bom:]
-        bad_utf8 = None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            text, bad_utf8 = raw.decode("utf-8", "replace"), exc.start
-        try:
-            with warnings.catch_warnings():
-                # Damaged or hostile input may look like XML; the HTML parser is deliberate.
-                warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
-                soup = BeautifulSoup(text, "html.parser")
-        except Exception as exc:  # bs4/html.parser errors vary by input; any means damage
-            raise DamagedInput(f"{source.name}: the HTML cannot be read: "
-                               f"{type(exc).__name__}") from exc
+        page = read_html_page(source, MAX_PAGE_BYTES, "a Meta thread page")
+        text = page.text
         starts = [0]
         found = text.find("\n")
         while found >= 0:
             starts.append(found + 1)
             found = text.find("\n", found + 1)
-        return cls(soup, text, bom, bad_utf8, starts)
-
-
-def _classes(tag: Tag) -> list[str]:
-    value = tag.get("class")
-    if isinstance(value, str):
-        return value.split()
-    return list(value) if value else []
+        return cls(page.soup, text, page.bom, page.bad_utf8, starts)
 
 
 def _has_class(tag: Tag, wanted: frozenset[str]) -> bool:
-    return not wanted.isdisjoint(_classes(tag))
+    return not wanted.isdisjoint(class_names(tag))
 
 
 def _blocks(soup: BeautifulSoup) -> list[Tag]:

@@ -40,18 +40,18 @@ from __future__ import annotations
 
 import mimetypes
 import re
-import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import unquote
 
-from bs4 import BeautifulSoup, NavigableString, Tag, XMLParsedAsHTMLWarning
+from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import Comment, Declaration, Doctype, PageElement, ProcessingInstruction
 
 from parsers.base import ParseOptions, Probe, SourceFile
 from parsers.errors import DamagedInput
+from parsers.html_page import class_names, read_html_page
 from parsers.records import (
     AttachmentRef,
     Direction,
@@ -67,7 +67,6 @@ from parsers.telegram import CHANNEL, EXPORT_LIMITS, media_notes, offset_text
 
 #: A real page is a few megabytes; the parsed tree takes several times the page.
 MAX_PAGE_BYTES = 48 * 1024 * 1024
-_BOM = b"\xef\xbb\xbf"
 _LISTED = 10
 
 # -- detection ------------------------------------------------------------------------
@@ -170,44 +169,16 @@ class _Page:
 
     @classmethod
     def read(cls, source: SourceFile) -> _Page:
-        try:
-            with source.open() as stream:
-                raw = bytes(stream.read(MAX_PAGE_BYTES + 1))
-        except OSError as exc:
-            raise DamagedInput(f"{source.name}: unreadable: {exc}") from exc
-        if len(raw) > MAX_PAGE_BYTES:
-            raise DamagedInput(f"{source.name}: over {MAX_PAGE_BYTES} bytes, too large for a "
-                               "Telegram chat page (about 1,000 messages each); not parsed")
-        bom = len(_BOM) if raw.startswith(_BOM) else 0
-        raw = raw[bom:]
-        bad_utf8 = None
-        try:
-            text = raw.decode("utf-8")  # the writer always writes UTF-8
-        except UnicodeDecodeError as exc:
-            text, bad_utf8 = raw.decode("utf-8", "replace"), bom + exc.start
-        try:
-            with warnings.catch_warnings():
-                # Damaged or hostile input may look like XML; the HTML parser is deliberate.
-                warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
-                soup = BeautifulSoup(text, "html.parser")
-        except Exception as exc:  # bs4/html.parser errors vary by input; any means damage
-            raise DamagedInput(f"{source.name}: the HTML cannot be read: "
-                               f"{type(exc).__name__}") from exc
-        complete = text.rstrip().lower().endswith("</html>")
-        return cls(soup, text, bom, bad_utf8, complete)
-
-
-def _classes(tag: Tag) -> list[str]:
-    value = tag.get("class")
-    if isinstance(value, str):
-        return value.split()
-    return list(value) if value else []
+        page = read_html_page(source, MAX_PAGE_BYTES,
+                              "a Telegram chat page (about 1,000 messages each)")
+        complete = page.text.rstrip().lower().endswith("</html>")
+        return cls(page.soup, page.text, page.bom, page.bad_utf8, complete)
 
 
 def _is_message(tag: Tag) -> bool:
     ident = tag.get("id")
     return (tag.name == "div" and isinstance(ident, str) and _MESSAGE_ID.fullmatch(ident)
-            is not None and "message" in _classes(tag))
+            is not None and "message" in class_names(tag))
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,7 +372,7 @@ class _Parts:
 
     def _see(self, tag: Tag, within: _Within) -> _Within:
         """Take what this element is; return what its children lie in."""
-        classes = _classes(tag)
+        classes = class_names(tag)
         name = tag.name
         forwarded = within.forwarded
         if name == "a" and within.text:
@@ -508,14 +479,14 @@ class _Reader:
         if not isinstance(header, Tag):
             return None
         for tag in header.find_all("div"):
-            if isinstance(tag, Tag) and {"text", "bold"} <= set(_classes(tag)):
+            if isinstance(tag, Tag) and {"text", "bold"} <= set(class_names(tag)):
                 return _text_of(tag) or None
         return None
 
     def _pages(self) -> tuple[str | None, str | None]:
         previous = following = None
         for link in self.page.soup.find_all("a"):
-            if not isinstance(link, Tag) or "pagination" not in _classes(link):
+            if not isinstance(link, Tag) or "pagination" not in class_names(link):
                 continue
             href = _local_path(link.get("href"))
             if href is None:
@@ -586,14 +557,14 @@ class _Reader:
         line, offset, length = span
         locator = Locator(line=line, byte_offset=offset, byte_length=length,
                           message_id=ident, member=self.member)
-        if "service" in _classes(message):
+        if "service" in class_names(message):
             return self._service(message, ident, locator)
         return self._default(message, ident, locator)
 
     def _service(self, message: Tag, ident: str, locator: Locator) -> EventRecord | None:
         parts = _Parts.of(message)
         body = next((c for c in message.find_all("div", recursive=False)
-                     if isinstance(c, Tag) and "body" in _classes(c)), message)
+                     if isinstance(c, Tag) and "body" in class_names(c)), message)
         text = _text_of(body)
         day = _separator_day(text)
         if day is not None and parts.date is None:
@@ -645,7 +616,7 @@ class _Reader:
         if parts.call is not None:
             kind, basis = "call", "call_started"
             words = _text_of(parts.call)
-            call = _call(" ".join(words.split()), "success" in _classes(parts.call))
+            call = _call(" ".join(words.split()), "success" in class_names(parts.call))
             flags.extend(call.flags)
             direction = call.direction
             self._call_extra(call, " ".join(words.split()), extra)
@@ -694,14 +665,14 @@ class _Reader:
         if parts.from_name is not None:
             name = _own_text(parts.from_name) or None
             via = [_text_of(c) for c in parts.from_name.children
-                   if isinstance(c, Tag) and "details" in _classes(c)]
+                   if isinstance(c, Tag) and "details" in class_names(c)]
             if via and via[0].lower().startswith("via"):
                 extra["via_bot"] = via[0]
             self.sender, self.sender_div = name, ident
             if name is None:
                 defects.append("no_sender")
             return name
-        if "joined" in _classes(message):
+        if "joined" in class_names(message):
             if self.sender is None:
                 defects.append("joined_sender_unknown")
                 return None
@@ -730,7 +701,7 @@ class _Reader:
             if parts.forwarded_from is not None:
                 extra["forwarded_from"] = _own_text(parts.forwarded_from)
                 for child in parts.forwarded_from.find_all("span"):
-                    if isinstance(child, Tag) and "date" in _classes(child):
+                    if isinstance(child, Tag) and "date" in class_names(child):
                         stated = child.get("title")
                         extra["forwarded_date"] = (stated.strip() if isinstance(stated, str)
                                                    and stated.strip() else _text_of(child))
@@ -758,7 +729,7 @@ class _Reader:
         found: list[AttachmentRef] = []
         kinds: list[str] = []
         for block in parts.media:
-            classes = _classes(block)
+            classes = class_names(block)
             kind = next((_MEDIA_LINKS[c] for c in classes if c in _MEDIA_LINKS), None) or next(
                 (c[len("media_"):] for c in classes if c.startswith("media_")), "media")
             kinds.append(kind)
@@ -783,7 +754,7 @@ class _Reader:
                 if "media_not_exported" not in flags:
                     flags.append("media_not_exported")
                 said = next((" ".join(_text_of(d).split()) for d in block.find_all("div")
-                             if isinstance(d, Tag) and "description" in _classes(d)
+                             if isinstance(d, Tag) and "description" in class_names(d)
                              and _NOT_INCLUDED.search(_text_of(d))), words)
                 # Named by what the page says, as the JSON parser names it by its placeholder.
                 found.append(AttachmentRef(said, None, None))
