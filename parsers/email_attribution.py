@@ -110,7 +110,7 @@ def attribution_of_fields(fields: Iterable[tuple[str, str]], locator: Locator) -
         key = str(name).lower()
         if key in _READ:
             # Unfolded once here; everything below reads one-line values.
-            headers.setdefault(key, []).append(_unfold(_clean(str(value))))
+            headers.setdefault(key, []).append(_unfold(clean_header_text(str(value))))
     facts: list[DerivedFact] = []
     summary: dict[str, str] = {}
 
@@ -656,8 +656,12 @@ def _unfold(value: str) -> str:
     return _FOLD.sub(" ", value).strip()
 
 
-def _clean(text: str) -> str:
-    """Header text with raw 8-bit bytes (kept as lone surrogates) decoded as UTF-8."""
+def clean_header_text(text: str) -> str:
+    """Text with raw 8-bit header bytes (kept by the email package as lone surrogates) decoded.
+
+    Lone surrogates cannot be stored or printed, and raw UTF-8 in headers is
+    legal (RFC 6532), so they are decoded as UTF-8 with U+FFFD for the rest.
+    """
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

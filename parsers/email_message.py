@@ -27,6 +27,7 @@ from typing import Any, cast
 from bs4 import BeautifulSoup
 
 from parsers.email_attribution import attribution
+from parsers.email_attribution import clean_header_text as _clean
 from parsers.identifiers import email_id
 from parsers.records import (
     AttachmentRef,
@@ -657,22 +658,6 @@ def _is_clean_utf8(text: str) -> bool:
     except UnicodeError:
         return False
     return True
-
-
-def _clean(text: str) -> str:
-    """Text with raw 8-bit header bytes (kept by the email package as lone surrogates) decoded.
-
-    Lone surrogates cannot be stored or printed, and raw UTF-8 in headers is
-    legal (RFC 6532), so they are decoded as UTF-8 with U+FFFD for the rest.
-    """
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        try:
-            return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        except UnicodeEncodeError:
-            return text.encode("utf-8", "replace").decode("utf-8")
-    return text
 
 
 def _defect_name(defect: MessageDefect) -> str:

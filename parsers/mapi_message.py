@@ -84,6 +84,17 @@ class MapiMessage:
     defects: list[str] = field(default_factory=list)
 
 
+def take_rtf_body(message: MapiMessage, content: str | bytes, content_type: str) -> None:
+    """The body an RTF-only message carries, once de-encapsulated (RTFDE): the HTML
+    it wraps, or its text."""
+    if isinstance(content, bytes):
+        content = content.decode("utf-8", errors="replace")
+    if content_type == "html":
+        message.html = content.encode("utf-8")
+    else:
+        message.rtf_text = content
+
+
 def is_mail(message_class: str | None) -> bool:
     """Whether an item of this class belongs on the timeline as an e-mail."""
     return message_class is None or message_class.lower().startswith(_MAIL_CLASSES)

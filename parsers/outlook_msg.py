@@ -20,7 +20,13 @@ from extract_msg.enums import ErrorBehavior, RecipientType
 
 from parsers.base import ParseOptions, Probe, SourceFile
 from parsers.errors import DamagedInput
-from parsers.mapi_message import MapiAttachment, MapiMessage, is_mail, mapi_items
+from parsers.mapi_message import (
+    MapiAttachment,
+    MapiMessage,
+    is_mail,
+    mapi_items,
+    take_rtf_body,
+)
 from parsers.random_access import RandomAccess
 from parsers.records import FileNote, Locator, ParsedItem
 
@@ -183,13 +189,7 @@ def _rtf_body(msg: Any, message: MapiMessage) -> None:
     if deencapsulated is None:
         message.defects.append("rtf_body_not_converted")
         return
-    content = deencapsulated.content
-    if isinstance(content, bytes):
-        content = content.decode("utf-8", errors="replace")
-    if deencapsulated.content_type == "html":
-        message.html = content.encode("utf-8")
-    else:
-        message.rtf_text = content
+    take_rtf_body(message, deencapsulated.content, deencapsulated.content_type)
 
 
 def _attachments(msg: Any, message: MapiMessage) -> list[ParsedItem]:

@@ -20,7 +20,13 @@ import RTFDE
 
 from parsers.base import ParseOptions, Probe, SourceFile
 from parsers.errors import DamagedInput
-from parsers.mapi_message import MapiAttachment, MapiMessage, is_mail, mapi_items
+from parsers.mapi_message import (
+    MapiAttachment,
+    MapiMessage,
+    is_mail,
+    mapi_items,
+    take_rtf_body,
+)
 from parsers.random_access import RandomAccess
 from parsers.records import FileNote, Locator, ParsedItem
 
@@ -284,13 +290,7 @@ def _rtf_body(item: Any, message: MapiMessage) -> None:
     except Exception:  # noqa: BLE001 - RTFDE raises its own and lark's types on RTF it cannot use
         message.defects.append("rtf_body_not_converted")
         return
-    content = deencapsulator.content
-    if isinstance(content, bytes):
-        content = content.decode("utf-8", errors="replace")
-    if deencapsulator.content_type == "html":
-        message.html = content.encode("utf-8")
-    else:
-        message.rtf_text = content
+    take_rtf_body(message, deencapsulator.content, deencapsulator.content_type)
 
 
 def _escape(name: str) -> str:
