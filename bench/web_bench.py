@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
+import re
 import statistics
 import subprocess
 import sys
@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import select  # noqa: E402
 
 from bench.generate_case import REF, generate  # noqa: E402
+from bench.web_session import free_port, sign_in  # noqa: E402
 from evidence_store import cases  # noqa: E402
 from evidence_store.models import Case, Event, Person  # noqa: E402
 from evidence_store.search import make_cursor  # noqa: E402
@@ -42,12 +43,6 @@ from web.settings import WebSettings  # noqa: E402
 
 USER, PASSWORD = "bench_investigator", "bench password, long enough"
 TARGET_MS = 200.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def prepare(store_dir: Path, events: int, url: str | None) -> dict[str, Any]:
@@ -105,8 +100,6 @@ def timed(client: httpx.Client, url: str, runs: int) -> list[float]:
 
 def walk(client: httpx.Client, url: str, pages: int) -> list[float]:
     """Follow the "Next page" link ``pages`` times, timing each page."""
-    import re
-
     times = []
     for _ in range(pages):
         began = time.perf_counter()
@@ -134,7 +127,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
     facts = prepare(args.store, args.events, args.database_url)
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ)
     if args.database_url:
         env["CONDUCT_DATABASE_URL"] = args.database_url
@@ -146,20 +139,7 @@ def main() -> None:
                                "database": "postgresql" if args.database_url else "sqlite"}
     try:
         with httpx.Client(base_url=base, timeout=600) as client:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    page = client.get("/login")
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit("the server did not start") from None
-                    time.sleep(0.2)
-            import re
-
-            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-            signed = client.post("/login", data={"username": USER, "password": PASSWORD,
-                                                 "csrf_token": token}, follow_redirects=True)
+            signed = sign_in(client, server, USER, PASSWORD)
             if "Your cases" not in signed.text:
                 raise SystemExit(f"could not sign in: HTTP {signed.status_code}")
             timeline = f"/cases/{REF}/timeline"

@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.web_session import csrf_token, free_port, sign_in  # noqa: E402
 from evidence_store import cases  # noqa: E402
 from evidence_store.store import init_store  # noqa: E402
 from web import access  # noqa: E402
@@ -59,29 +58,16 @@ def main() -> None:
         user = create_user(session, hasher(WebSettings()), USER, "officer", PASSWORD, "bench")
         access.assign(session, user, case, "bench")
     store.close()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "conduct.cli", "--store", str(store_dir),
                                "serve", "--port", str(port)], cwd=ROOT)
     block = bytes(range(256)) * 4096
     expected = hashlib.sha256()
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=3600) as client:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    page = client.get("/login")
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit("the server did not start") from None
-                    time.sleep(0.2)
-            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-            client.post("/login", data={"username": USER, "password": PASSWORD,
-                                        "csrf_token": token})
+            sign_in(client, server, USER, PASSWORD)
             form = client.get("/cases/UP-1/upload").text
-            csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+            csrf = csrf_token(form)
             boundary = "conduct-bench-boundary"
             fields = {"csrf_token": csrf, "received_from": "bench", "how_obtained": "bench",
                       "consent": "not_required", "initials": "BO"}
