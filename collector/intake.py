@@ -457,8 +457,6 @@ class Ingestor:
                 if tag == "opened":
                     self.progress.begin(f"parsing {exhibit.ref} {exhibit.original_name}",
                                         exhibit.size)
-                elif tag == "embedded":
-                    self._embedded(session, case, item, entry[1])
                 elif tag == "stored":
                     self.blobs.written_elsewhere(entry[2])
                     self._embedded(session, case, item, entry[1], stored=entry[2])

@@ -56,8 +56,7 @@ class OffloadJob:
     modified: datetime | None = None
     #: The store's blob folder: the child stores embedded files there itself (hashing
     #: and writing thousands of MMS images was the parent's largest cost). None when
-    #: they are not to be kept (the nesting limit is reached): they are then sent as
-    #: they are, for the parent to drop.
+    #: they are not to be kept (the nesting limit is reached): they are skipped.
     blob_root: str | None = None
     defer_sync: bool = False
 
@@ -68,8 +67,8 @@ class Batch:
 
     #: Derived event rows, their last column (extra) already JSON text.
     rows: list[tuple[Any, ...]] = field(default_factory=list)
-    #: ("embedded", EmbeddedFile) | ("stored", EmbeddedFile without its data, StoredBlob)
-    #: | ("note", FileNote) | ("fact", DerivedFact, seq) | ("opened",)
+    #: ("stored", EmbeddedFile without its data, StoredBlob) | ("note", FileNote)
+    #: | ("fact", DerivedFact, seq) | ("opened",)
     items: list[tuple[Any, ...]] = field(default_factory=list)
     linked: list[str] = field(default_factory=list)
     bytes_read: int = 0
@@ -138,9 +137,7 @@ def _child(job: OffloadJob, conn: Connection) -> None:
                 if len(rows) >= BATCH or chars >= BATCH_CHARS:
                     send()
             elif isinstance(item, EmbeddedFile):
-                if blobs is None:
-                    batch.items.append(("embedded", item))
-                else:
+                if blobs is not None:
                     stored = blobs.put_bytes(item.data)
                     batch.items.append(("stored", replace(item, data=b""), stored))
             elif isinstance(item, FileNote):

@@ -1,6 +1,3 @@
-import os
-
-# numpy and scipy (image hashes, frequency analysis) load OpenBLAS, which starts a
-# thread per core that spins after each call; Conduct parallelises with processes,
-# so those threads only take CPU from the parser and database writer beside them.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# parsers sets OPENBLAS_NUM_THREADS: imported first, so it is set before any module
+# here loads numpy.
+import parsers  # noqa: F401

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from collector.archives import ArchiveLimits
 from collector.intake import IngestOptions, Ingestor
 from evidence_store import cases
 from evidence_store.database import scratch_schema
@@ -19,18 +20,21 @@ from tests.test_ingest_cli import write_chat_zip
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def _ingest(root: Path, path: Path, offload: bool) -> dict[str, object]:
+def _ingest(root: Path, path: Path, offload: bool,
+            limits: ArchiveLimits | None = None) -> dict[str, object]:
     base = os.environ.get("CONDUCT_DATABASE_URL")
     with scratch_schema(base, prefix="o") if base else nullcontext(None) as url:
-        return _ingest_into(root, url, path, offload)
+        return _ingest_into(root, url, path, offload, limits or ArchiveLimits())
 
 
-def _ingest_into(root: Path, url: str | None, path: Path, offload: bool) -> dict[str, object]:
+def _ingest_into(root: Path, url: str | None, path: Path, offload: bool,
+                 limits: ArchiveLimits) -> dict[str, object]:
     store = init_store(root, url)
     try:
         with store.session() as session:
             cases.create_case(session, "OP-1", "Offload", "DC Jo Smith", "JS")
-        ingestor = Ingestor(store, "OP-1", IngestOptions(received_by="DC Jo Smith"))
+        ingestor = Ingestor(store, "OP-1", IngestOptions(received_by="DC Jo Smith",
+                                                         limits=limits))
         ingestor.offload_from = 0 if offload else 1 << 62
         [outcome] = ingestor.ingest_paths([path])
         with store.session() as session:
@@ -72,3 +76,15 @@ def test_a_parser_failure_in_the_child_is_one_line_on_the_exhibit(tmp_path):
     result = _ingest(tmp_path / "s", FIXTURES / "sms_backup/truncated.xml", offload=True)
     assert result["status"] == "failed"
     assert "\n" not in result["error"] and "Traceback" not in result["error"]
+
+
+def test_past_the_nesting_limit_the_child_keeps_no_extracted_files(tmp_path):
+    limits = ArchiveLimits(max_depth=0)
+    backup = FIXTURES / "sms_backup/messages.xml"
+    here = _ingest(tmp_path / "here", backup, offload=False, limits=limits)
+    there = _ingest(tmp_path / "there", backup, offload=True, limits=limits)
+    assert there == here
+    assert [ref for ref, *_ in here["exhibits"]] == ["JS/1"]
+    stored = [p for p in (tmp_path / "there" / "blobs").rglob("*")
+              if p.is_file() and p.parent.name != "tmp"]
+    assert len(stored) == 1  # the backup itself, not its MMS media
