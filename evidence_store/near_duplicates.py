@@ -404,15 +404,17 @@ _Candidate = tuple[_Image, float, float, float, float]
 
 def _crop_links(crop: _Image, same: list[_Stack], wider: list[_Stack], pixels: _PixelCache,
                 only_new: bool) -> list[Link]:
-    relevant = [stack for stack in (*same, *wider)
-                if not (only_new and not stack.new.any())]
-    candidates = sorted(
-        (candidate for stack in relevant
-         for candidate in (stack.candidates(crop, only_new) if stack.width == crop.width
-                           and crop.height <= MAX_CROP_SHARE * stack.height
-                           else stack.trimmed_candidates(crop, only_new)
-                           if stack.width > crop.width else ())),
-        key=lambda c: (c[3], c[0].ref))
+    """``same``: stacks of the crop's width; ``wider``: stacks that may hold it trimmed
+    at the sides too (_Stack.holds_trimmed)."""
+    def worth(stack: _Stack) -> bool:
+        return not (only_new and not stack.new.any())
+
+    found = [*(candidate for stack in same
+               if worth(stack) and crop.height <= MAX_CROP_SHARE * stack.height
+               for candidate in stack.candidates(crop, only_new)),
+             *(candidate for stack in wider if worth(stack)
+               for candidate in stack.trimmed_candidates(crop, only_new))]
+    candidates = sorted(found, key=lambda c: (c[3], c[0].ref))
     return [link for candidate in candidates[:MAX_CROP_CHECKS]
             if (link := _confirm_crop(candidate, crop, pixels)) is not None]
 
