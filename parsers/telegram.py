@@ -626,7 +626,7 @@ class _Reader:
         for code, paths in tally.skipped.items():
             yield FileNote(f"skipped_{code}",
                            f"{len(paths)} message item(s) skipped ({_SKIP_REASONS[code]}): "
-                           f"{_listed(paths)}.")
+                           f"{listed(paths)}.")
         yield from media_notes(tally.media_not_exported, tally.media_not_delivered)
         if tally.local_only:
             yield FileNote("exporter_local_time",
@@ -714,7 +714,8 @@ def offset_text(offset: timedelta) -> str:
     return f"UTC{sign}{hours:02d}:{mins:02d}"
 
 
-def _listed(paths: list[str]) -> str:
+def listed(paths: list[str]) -> str:
+    """The first few, then "..." if there are more (JSON and HTML notes alike)."""
     shown = ", ".join(paths[:_PATHS_LISTED])
     return shown + (", ..." if len(paths) > _PATHS_LISTED else "")
 

@@ -63,11 +63,10 @@ from parsers.records import (
     TimeBasis,
     WallClock,
 )
-from parsers.telegram import CHANNEL, EXPORT_LIMITS, media_notes, offset_text
+from parsers.telegram import CHANNEL, EXPORT_LIMITS, listed, media_notes, offset_text
 
 #: A real page is a few megabytes; the parsed tree takes several times the page.
 MAX_PAGE_BYTES = 48 * 1024 * 1024
-_LISTED = 10
 
 # -- detection ------------------------------------------------------------------------
 
@@ -809,12 +808,10 @@ class _Reader:
                            "of the date separator above them and the time shown on the page, "
                            f"with a defect. Examples: {shown}.")
         if tally.skipped:
-            listed = ", ".join(tally.skipped[:_LISTED])
-            more = ", ..." if len(tally.skipped) > _LISTED else ""
             yield FileNote("skipped_no_readable_date",
                            f"{len(tally.skipped)} message(s) have no readable time and no date "
                            "separator above them, so no time can be given without inventing "
-                           f"one; they are not records: {listed}{more}.")
+                           f"one; they are not records: {listed(tally.skipped)}.")
         yield from media_notes(tally.media_not_exported, len(tally.media_not_delivered))
 
 
