@@ -39,14 +39,14 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import ColumnElement, false, func, insert, or_, select
+from sqlalchemy import ColumnElement, Row, false, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from evidence_store import custody
@@ -505,7 +505,19 @@ def reject_link(session: Session, case: Case, link_id: int, by: str,
 
 #: Notice kinds that mean the victim cut a channel off.
 BLOCK_KINDS = ("blocked", "number_changed")
+#: Notice statuses that count: recorded by an officer, or a suggestion accepted.
 APPLIED = ("recorded", "accepted")
+
+
+def applied_notices(session: Session, case: Case, kinds: Sequence[str]
+                    ) -> Sequence[Row[int, datetime, int | None]]:
+    """The case's notices of these kinds that count, in time order: (id, given_at,
+    person_id). Here rather than in notices, which builds on this module."""
+    return session.execute(
+        select(Notice.id, Notice.given_at, Notice.person_id)
+        .where(Notice.case_id == case.id, Notice.kind.in_(kinds),
+               Notice.status.in_(APPLIED))
+        .order_by(Notice.given_at, Notice.id)).all()
 
 
 @dataclass(frozen=True, slots=True)
@@ -526,11 +538,7 @@ def identifiers_after_block(session: Session, case: Case, parties: Parties | Non
     Each is paired with the latest block or number change before its first use.
     """
     parties = parties or load_parties(session, case)
-    blocks = session.execute(
-        select(Notice.id, Notice.given_at, Notice.person_id)
-        .where(Notice.case_id == case.id, Notice.kind.in_(BLOCK_KINDS),
-               Notice.status.in_(APPLIED))
-        .order_by(Notice.given_at, Notice.id)).all()
+    blocks = applied_notices(session, case, BLOCK_KINDS)
     if not blocks:
         return []
     found: list[NewIdentifier] = []

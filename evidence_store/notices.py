@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from evidence_store import custody
 from evidence_store.cases import CaseError
-from evidence_store.linking import identifiers_in_text
+from evidence_store.linking import applied_notices, identifiers_in_text
 from evidence_store.models import Case, Event, Notice, Person
 from evidence_store.parties import Parties, load_parties
 from evidence_store.rulebook import load_rules
@@ -36,7 +36,6 @@ KINDS = ("notice", "warning", "spo", "victim_message", "blocked", "number_change
 UNWANTED_KINDS = ("notice", "warning", "spo", "victim_message")
 OFFICER_KINDS = ("notice", "warning", "spo", "blocked", "number_changed")
 SUGGESTED, RECORDED, ACCEPTED, REJECTED = "suggested", "recorded", "accepted", "rejected"
-APPLIED = (RECORDED, ACCEPTED)
 
 _MESSAGE_KINDS = ("message", "email")
 _BLOCK_KINDS = ("incident", "system", "message", "email")
@@ -298,11 +297,7 @@ def after_notice_event_ids(session: Session, case: Case, parties: Parties | None
 
     Set-based: one query per suspect and notice interval, however many events there are.
     """
-    notices = session.execute(
-        select(Notice.id, Notice.given_at, Notice.person_id)
-        .where(Notice.case_id == case.id, Notice.kind.in_(UNWANTED_KINDS),
-               Notice.status.in_(APPLIED))
-        .order_by(Notice.given_at, Notice.id)).all()
+    notices = applied_notices(session, case, UNWANTED_KINDS)
     if not notices:
         return {}
     parties = parties or load_parties(session, case)
