@@ -476,24 +476,23 @@ def confirm_link(session: Session, case: Case, link_id: int, by: str,
         .where(Identifier.case_id == case.id, Identifier.value == link.value)).scalar()
     if owner is not None:
         raise CaseError(f"{link.value} already belongs to {owner} in case {case.ref}")
-    link.status, link.decided_by, link.decided_at, link.note = (
-        CONFIRMED, by, datetime.now(UTC), note)
     session.add(Identifier(case_id=case.id, person_id=person.id, value=link.value))
-    custody.append(session, custody.case_chain(case.ref), by, "link_confirmed", case.ref,
-                   {"link": link.id, "identifier": link.value, "person": person.name,
-                    "reason_codes": json.loads(link.reason_codes),
-                    "confidence": link.confidence, "note": note})
-    session.flush()
-    return _result(link, person.name, person.role)
+    return _decide(session, case, link, person, CONFIRMED, by, note)
 
 
 def reject_link(session: Session, case: Case, link_id: int, by: str,
                 note: str | None = None) -> LinkSuggestion:
     """The officer rejects: kept as rejected (disclosable) and never suggested again."""
     link, person = _pending(session, case, link_id)
+    return _decide(session, case, link, person, REJECTED, by, note)
+
+
+def _decide(session: Session, case: Case, link: IdentifierLink, person: Person, status: str,
+            by: str, note: str | None) -> LinkSuggestion:
+    """Record the officer's decision on the link and log it with what it was based on."""
     link.status, link.decided_by, link.decided_at, link.note = (
-        REJECTED, by, datetime.now(UTC), note)
-    custody.append(session, custody.case_chain(case.ref), by, "link_rejected", case.ref,
+        status, by, datetime.now(UTC), note)
+    custody.append(session, custody.case_chain(case.ref), by, f"link_{status}", case.ref,
                    {"link": link.id, "identifier": link.value, "person": person.name,
                     "reason_codes": json.loads(link.reason_codes),
                     "confidence": link.confidence, "note": note})
