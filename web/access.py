@@ -61,6 +61,15 @@ def case_for(session: Session, viewer: Viewer, ref: str) -> Case:
     return case
 
 
+def case_allowing(session: Session, viewer: Viewer, ref: str, permission: str, what: str
+                  ) -> Case:
+    """The case, for a viewer assigned to it who may do ``what`` there. Assignment is
+    checked first, so a case the viewer may not see answers 404, never 403."""
+    case = case_for(session, viewer, ref)
+    require(viewer, permission, what)
+    return case
+
+
 def cases_of(session: Session, viewer: Viewer) -> list[Case]:
     return list(session.execute(
         select(Case).join(CaseAssignment, CaseAssignment.case_id == Case.id)

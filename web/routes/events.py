@@ -93,8 +93,7 @@ def annotate(request: Request, ref: str, event_id: int,
              ) -> Response:
     csrf.check(user, csrf_token)
     with ctx(request).store.session() as session:
-        case = access.case_for(session, user, ref)
-        access.require(user, "annotate", "tag or annotate events")
+        case = access.case_allowing(session, user, ref, "annotate", "tag or annotate events")
         event = session.get(Event, event_id)
         if event is None or event.case_id != case.id:
             raise access.NotFound()

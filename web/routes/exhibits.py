@@ -87,8 +87,7 @@ class Provenance:
 def _open_case(request: Request, user: Viewer, ref: str, permission: str, what: str,
                path_view: bool = True) -> Case:
     with ctx(request).store.session() as session:
-        case = access.case_for(session, user, ref)
-        access.require(user, permission, what)
+        case = access.case_allowing(session, user, ref, permission, what)
         if path_view:
             log_view(session, user, request, case)
     return case

@@ -47,8 +47,7 @@ def add_person(request: Request, ref: str, user: Annotated[Viewer, Depends(viewe
                csrf_token: Annotated[str, Form()] = "") -> Response:
     csrf.check(user, csrf_token)
     with ctx(request).store.session() as session:
-        case = access.case_for(session, user, ref)
-        access.require(user, "people_edit", "record people")
+        case = access.case_allowing(session, user, ref, "people_edit", "record people")
     try:
         if not name.strip():
             raise CaseError("give the person's name")
@@ -72,8 +71,7 @@ def suggest(request: Request, ref: str, user: Annotated[Viewer, Depends(viewer)]
     """Look through the evidence again for identifiers that may be someone's."""
     csrf.check(user, csrf_token)
     with ctx(request).store.session() as session:
-        case = access.case_for(session, user, ref)
-        access.require(user, "link_decide", "decide on identifier links")
+        case = access.case_allowing(session, user, ref, "link_decide", "decide on identifier links")
         linking.suggest_links(session, case, actor=user.actor)
     return RedirectResponse(f"/cases/{case.ref}/people", status_code=303)
 
@@ -84,8 +82,7 @@ def decide(request: Request, ref: str, link_id: int, user: Annotated[Viewer, Dep
            csrf_token: Annotated[str, Form()] = "") -> Response:
     csrf.check(user, csrf_token)
     with ctx(request).store.session() as session:
-        case = access.case_for(session, user, ref)
-        access.require(user, "link_decide", "decide on identifier links")
+        case = access.case_allowing(session, user, ref, "link_decide", "decide on identifier links")
     try:
         if decision not in ("confirm", "reject"):
             raise CaseError("choose confirm or reject")

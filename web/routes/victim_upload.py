@@ -75,8 +75,7 @@ def _links_page(request: Request, user: Viewer, case: Case, error: str | None = 
 
 def _case(request: Request, user: Viewer, ref: str, permission: str, what: str) -> Case:
     with ctx(request).store.session() as session:
-        case = access.case_for(session, user, ref)
-        access.require(user, permission, what)
+        case = access.case_allowing(session, user, ref, permission, what)
     return case
 
 
@@ -285,8 +284,7 @@ def quarantined_original(request: Request, ref: str, upload_id: int,
                          user: Annotated[Viewer, Depends(viewer)]) -> Response:
     context = ctx(request)
     with context.store.session() as session:
-        case = access.case_for(session, user, ref)
-        access.require(user, "quarantine_decide", "decide on uploads")
+        case = access.case_allowing(session, user, ref, "quarantine_decide", "decide on uploads")
         row = session.get(QuarantinedUpload, upload_id)
         if row is None or row.case_id != case.id:
             raise access.NotFound()
